@@ -1,0 +1,3 @@
+from aifactory.cli import main
+
+main()

@@ -1,0 +1,210 @@
+"""The `aifactory` command.
+
+Exit status: 0 fine, 1 a mandatory policy violation (or a limit crossed in diff), 2 bad
+input or usage. Commands that run no Pulumi program never import the Pulumi or cloud SDKs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from aifactory.spec import SpecError
+
+app = typer.Typer(
+    name="aifactory",
+    help="Provision GPU facilities on AWS, Azure and Google Cloud; judge them before deploy.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+catalog_app = typer.Typer(help="Browse the sourced catalog of GPU instance types.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+
+out = Console(highlight=False, soft_wrap=False, width=200)
+err = Console(stderr=True, highlight=False, width=200)
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class CloudName(str, Enum):
+    aws = "aws"
+    azure = "azure"
+    gcp = "gcp"
+
+
+class CapacityName(str, Enum):
+    on_demand = "on-demand"
+    spot = "spot"
+    reservation = "reservation"
+    capacity_block = "capacity-block"
+
+
+def refuse(error: SpecError, what: str) -> NoReturn:
+    err.print(f"[bold red]{what}[/] ({len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}):")
+    for problem in error.problems:
+        err.print(f"  {problem}", markup=False)
+    raise typer.Exit(2)
+
+
+def print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+@app.command()
+def validate(
+    stack: str = typer.Argument(..., help="A stack name in stacks/ or a path to a Pulumi.<stack>.yaml file."),
+    format: Format = typer.Option(Format.text, "--format", "-f"),
+) -> None:
+    """Check a stack config against the catalog and the clouds' rules; summarise what it asks for."""
+    from aifactory import estimate, stackfile
+    from aifactory.spec import load_facility
+
+    try:
+        stack_file = stackfile.read(stack)
+        spec = load_facility(stack_file.facility)
+    except SpecError as error:
+        refuse(error, f"invalid stack config {stack}")
+    result = estimate.estimate_spec(spec)
+    if format is Format.json:
+        print_json(
+            {"stack": stack_file.name, "path": str(stack_file.path), "valid": True,
+             "facility": spec.model_dump(mode="json"), "estimate": result.to_json()}
+        )
+        return
+    from aifactory.report import tables
+
+    where = f"{spec.cloud} {spec.region}" + (f" zone {spec.zone}" if spec.zone else "")
+    out.print(f"[green]valid[/] {stack_file.path}: facility [bold]{spec.name}[/] of team {spec.team} on {where}")
+    for fs in spec.filesystems:
+        out.print(f"  filesystem {fs.name}: {fs.kind} {fs.capacity_tib:g} TiB"
+                  + (f" at {fs.throughput_mbps_per_tib} MB/s/TiB" if fs.throughput_mbps_per_tib else ""))
+    if spec.budget:
+        out.print(f"  budget: ${spec.budget.monthly_usd:,.0f}/month, alerts at "
+                  f"{', '.join(f'{t}%' for t in spec.budget.thresholds_pct)} to {', '.join(spec.budget.alert_emails)}")
+    out.print(tables.estimate_table(result))
+    for gap in result.missing:
+        out.print(f"[yellow]incomplete:[/] {gap}")
+
+
+@app.command()
+def quote(
+    gpu: str = typer.Option(..., "--gpu", help="GPU model, e.g. H100, H200, B200, A100-80GB."),
+    gpus: int = typer.Option(..., "--gpus", min=1, help="How many GPUs in all."),
+    cloud: CloudName | None = typer.Option(None, "--cloud"),
+    region: str | None = typer.Option(None, "--region"),
+    capacity: CapacityName = typer.Option(CapacityName.on_demand, "--capacity"),
+    limit: int = typer.Option(0, "--limit", min=0, help="Show only the N cheapest (0: all)."),
+    format: Format = typer.Option(Format.text, "--format", "-f"),
+) -> None:
+    """Every cloud, region and type in the catalog that can host a GPU ask, cheapest first."""
+    from aifactory import catalog
+    from aifactory.quote import quote as make_quote
+
+    if gpu.lower() not in {m.lower() for m in catalog.gpu_models()}:
+        err.print(f"unknown GPU model '{gpu}'; the catalog has: {', '.join(catalog.gpu_models())}", markup=False)
+        raise typer.Exit(2)
+    quotes = make_quote(gpu, gpus, cloud=cloud.value if cloud else None, region=region, capacity=capacity.value)
+    if limit:
+        quotes = quotes[:limit]
+    if format is Format.json:
+        print_json([q.to_json() for q in quotes])
+        return
+    if not quotes:
+        out.print(f"no catalog type with {gpu} matches those filters")
+        return
+    from rich.table import Table
+
+    from aifactory.report.tables import kw, money
+
+    table = Table(title=f"{gpus} x {gpu}, {capacity.value}, 730 h/month", title_justify="left")
+    for column in ("cloud", "region", "instance type", "nodes", "GPUs", "$/month", "IT kW", "facility kW", "fabric Gbps/GPU", "notes"):
+        table.add_column(column, justify="right" if column in ("nodes", "GPUs", "$/month", "IT kW", "facility kW", "fabric Gbps/GPU") else "left")
+    for q in quotes:
+        fabric = "n/a" if q.fabric_gbps_per_gpu is None else f"{q.fabric_gbps_per_gpu:g}"
+        notes = "; ".join(q.notes) if q.monthly_usd is not None else q.price_basis
+        table.add_row(q.cloud, q.region, q.instance_type, str(q.nodes), str(q.gpus), money(q.monthly_usd),
+                      kw(q.it_power_kw), kw(q.facility_power_kw), fabric, notes)
+    out.print(table)
+
+
+@catalog_app.command("list")
+def catalog_list(
+    cloud: CloudName | None = typer.Option(None, "--cloud"),
+    gpu: str | None = typer.Option(None, "--gpu"),
+    format: Format = typer.Option(Format.text, "--format", "-f"),
+) -> None:
+    """GPU instance types in the catalog."""
+    from dataclasses import asdict
+
+    from aifactory import catalog
+
+    types = catalog.instances(cloud.value if cloud else None, gpu_model=gpu)
+    if format is Format.json:
+        print_json([asdict(t) for t in types])
+        return
+    from rich.table import Table
+
+    table = Table(title_justify="left")
+    for column in ("cloud", "instance type", "GPU", "GPUs", "GPU GiB", "fabric", "fabric ifaces", "fabric Gbps", "node W", "regions"):
+        table.add_column(column)
+    for t in types:
+        table.add_row(t.cloud, t.name, t.gpu_model, str(t.gpu_count), _num(t.gpu_memory_gib), t.fabric,
+                      _num(t.fabric_interfaces), _num(t.fabric_gbps), _num(t.node_power_w),
+                      str(len(catalog.regions(t.cloud, t.name))))
+    out.print(table)
+
+
+@catalog_app.command("show")
+def catalog_show(
+    instance_type: str = typer.Argument(..., help="e.g. p5.48xlarge"),
+    cloud: CloudName | None = typer.Option(None, "--cloud"),
+    format: Format = typer.Option(Format.text, "--format", "-f"),
+) -> None:
+    """One instance type: its figures, regions, zones and prices, each with its source."""
+    from dataclasses import asdict
+
+    from aifactory import catalog
+
+    matches = [t for t in catalog.instances(cloud.value if cloud else None) if t.name == instance_type]
+    if not matches:
+        err.print(f"'{instance_type}' is not in the catalog; see `aifactory catalog list`", markup=False)
+        raise typer.Exit(2)
+    itype = matches[0]
+    offerings = catalog.offerings(itype.cloud, itype.name)
+    prices = [p for p in catalog.prices(itype.cloud) if p.instance_type == itype.name]
+    if format is Format.json:
+        print_json({"instance": asdict(itype), "offerings": [asdict(o) for o in offerings],
+                    "prices": [asdict(p) for p in prices]})
+        return
+    for key, value in asdict(itype).items():
+        out.print(f"{key:>20}: {value if value not in (None, '') else 'n/a (no public source)'}", markup=False)
+    out.print("regions:")
+    for o in offerings:
+        out.print(f"  {o.region}: zones {' '.join(o.zones) or 'unknown'}", markup=False)
+    out.print("prices (USD per node-hour):")
+    for p in prices:
+        out.print(f"  {p.region} {p.capacity}: {p.usd_per_hour}  [{p.source_date}; {p.source}]", markup=False)
+
+
+def _num(value: float | int | None) -> str:
+    return "n/a" if value is None else f"{value:g}"
+
+
+def main() -> None:
+    try:
+        app()
+    except SpecError as error:  # pragma: no cover - every command catches its own
+        refuse(error, "invalid input")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""Monthly cost and power of an inventory: one line per GPU group and filesystem, plus totals.
+
+Cost is hours (730 a month) x the catalog's price per node-hour for the group's capacity
+type; where the catalog has no price for that capacity type the on-demand price is used and
+the line says so. IT power is nodes x the catalog's node power; facility power is IT power x
+the cloud's PUE. A figure the catalog lacks is left out of the totals and named in `missing`,
+never guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from aifactory import catalog
+from aifactory.inventory import Filesystem, GpuGroup, Inventory, from_spec
+
+HOURS_PER_MONTH = 730
+
+
+@dataclass
+class Line:
+    kind: str  # "fleet" | "filesystem"
+    name: str
+    cloud: str
+    region: str | None
+    item: str  # instance type or storage SKU
+    nodes: int = 0
+    gpus: int = 0
+    capacity: str | None = None
+    capacity_gib: int | None = None
+    usd_per_hour: float | None = None
+    monthly_usd: float | None = None
+    price_basis: str = ""
+    it_power_kw: float | None = None
+    facility_power_kw: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Estimate:
+    cloud: str | None
+    pue: float
+    pue_source: str
+    lines: list[Line]
+
+    @property
+    def gpus(self) -> int:
+        return sum(line.gpus for line in self.lines)
+
+    @property
+    def nodes(self) -> int:
+        return sum(line.nodes for line in self.lines)
+
+    @property
+    def monthly_usd(self) -> float:
+        return round(sum(line.monthly_usd or 0.0 for line in self.lines), 2)
+
+    @property
+    def it_power_kw(self) -> float:
+        return round(sum(line.it_power_kw or 0.0 for line in self.lines), 3)
+
+    @property
+    def facility_power_kw(self) -> float:
+        return round(self.it_power_kw * self.pue, 3)
+
+    @property
+    def missing(self) -> list[str]:
+        """Lines whose cost or power could not be computed from the catalog."""
+        gaps = []
+        for line in self.lines:
+            if line.monthly_usd is None:
+                gaps.append(f"{line.kind} {line.name}: no price for {line.item} in {line.region}")
+            if line.kind == "fleet" and line.it_power_kw is None:
+                gaps.append(f"fleet {line.name}: no node power figure for {line.item}")
+        return gaps
+
+    def to_json(self) -> dict:
+        return {
+            "gpus": self.gpus,
+            "nodes": self.nodes,
+            "monthly_usd": self.monthly_usd,
+            "it_power_kw": self.it_power_kw,
+            "facility_power_kw": self.facility_power_kw,
+            "pue": self.pue,
+            "pue_source": self.pue_source,
+            "complete": not self.missing,
+            "missing": self.missing,
+            "lines": [asdict(line) for line in self.lines],
+        }
+
+
+def fleet_line(group: GpuGroup, pue: float) -> Line:
+    itype = group.instance
+    line = Line(
+        kind="fleet",
+        name=group.name,
+        cloud=group.cloud,
+        region=group.region,
+        item=group.instance_type or "unknown",
+        nodes=group.nodes or 0,
+        gpus=group.gpus or 0,
+        capacity=group.capacity,
+    )
+    if itype is None:
+        line.notes.append(f"{group.instance_type} is not in the catalog")
+        return line
+    if group.nodes is None:
+        line.notes.append("node count unknown at preview")
+        return line
+    price = catalog.price(group.cloud, itype.name, group.region or "", group.capacity)
+    line.price_basis = group.capacity
+    if price is None and group.capacity != "on-demand":
+        price = catalog.price(group.cloud, itype.name, group.region or "")
+        if price is not None:
+            line.price_basis = "on-demand"
+            line.notes.append(f"no {group.capacity} price in the catalog; priced at on-demand")
+    if price is not None:
+        line.usd_per_hour = price.usd_per_hour
+        line.monthly_usd = round(price.usd_per_hour * HOURS_PER_MONTH * group.nodes, 2)
+    if itype.node_power_w is not None:
+        line.it_power_kw = round(itype.node_power_w * group.nodes / 1000, 3)
+        line.facility_power_kw = round(line.it_power_kw * pue, 3)
+    return line
+
+
+def filesystem_line(fs: Filesystem) -> Line:
+    sku = fs.sku
+    line = Line(
+        kind="filesystem",
+        name=fs.name,
+        cloud=fs.cloud,
+        region=fs.region,
+        item=sku.sku if sku else fs.kind,
+        capacity_gib=fs.capacity_gib,
+        it_power_kw=0.0,
+        facility_power_kw=0.0,
+    )
+    line.notes.append("storage power is the cloud's, not billed per kW; counted as 0")
+    if sku is None or sku.usd_per_gib_month is None or fs.capacity_gib is None:
+        return line
+    line.monthly_usd = round(sku.usd_per_gib_month * fs.capacity_gib, 2)
+    line.price_basis = f"{sku.usd_per_gib_month} USD per GiB-month ({sku.price_region})"
+    if fs.region and sku.price_region != fs.region:
+        line.notes.append(f"priced at {sku.price_region} rates; the catalog has none for {fs.region}")
+    return line
+
+
+def estimate(inventory: Inventory) -> Estimate:
+    cloud_pue = catalog.pue(inventory.cloud or "industry")
+    lines = [fleet_line(group, cloud_pue.pue) for group in inventory.groups]
+    lines += [filesystem_line(fs) for fs in inventory.filesystems]
+    return Estimate(inventory.cloud, cloud_pue.pue, cloud_pue.source, lines)
+
+
+def estimate_spec(spec) -> Estimate:
+    return estimate(from_spec(spec))

@@ -1,0 +1,1 @@
+"""Renderings of validation summaries, quotes, previews and diffs."""

@@ -1,0 +1,390 @@
+"""Catalog and cloud rules for a facility spec: one small check per rule.
+
+Each check takes the structurally valid `FacilitySpec` and yields `Problem`s naming the
+config path, what is wrong and what to do. `check` runs them all, so a config gets every
+problem at once; `resolve` fills in what the spec left to the catalog (instance type from
+`gpu:`, the zone).
+
+Name limits: the facility name (24) and fleet/filesystem names (16) are capped in the model
+so that the longest derived name, `<facility>-<fleet>-<NNN>-template` (54 characters), fits
+every cloud's tightest limit: Google Cloud resource names (63, and a managed instance group
+appends `-xxxx` to its base instance name), Azure scale-set computer-name prefixes and AWS IAM
+role names (64).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterator
+
+from aifactory import catalog, netplan
+from aifactory.spec import FacilitySpec, FleetSpec, Problem, config_path
+
+Check = Callable[[FacilitySpec], Iterator[Problem]]
+_CHECKS: list[Check] = []
+
+RESERVED_TAG_KEYS = ("facility", "team", "managed-by")
+_GCP_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_GCP_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+DATA_REPOSITORY_SCHEMES = {"aws": ("s3://",), "azure": ("https://",), "gcp": ("gs://",)}
+
+
+def rule(fn: Check) -> Check:
+    _CHECKS.append(fn)
+    return fn
+
+
+def _path(*parts: object) -> str:
+    return config_path(list(parts))
+
+
+def fleet_instance(spec: FacilitySpec, fleet: FleetSpec) -> catalog.InstanceType | None:
+    """The catalog entry a fleet runs on, whether named directly or through `gpu:`."""
+    if fleet.instance_type:
+        return catalog.instance(spec.cloud, fleet.instance_type)
+    if fleet.gpu:
+        candidates = _gpu_candidates(spec, fleet)
+        return candidates[0] if candidates else None
+    return None
+
+
+def _gpu_candidates(spec: FacilitySpec, fleet: FleetSpec) -> list[catalog.InstanceType]:
+    """Types with the asked GPU offered in the region: the richest fabric first, then the cheapest."""
+    offered = [
+        itype
+        for itype in catalog.resolve_gpu(spec.cloud, fleet.gpu or "", fleet.gpus_per_node)
+        if spec.region in catalog.regions(spec.cloud, itype.name)
+    ]
+
+    def rank(itype: catalog.InstanceType) -> tuple[float, float]:
+        price = catalog.price(spec.cloud, itype.name, spec.region, fleet.capacity) or catalog.price(
+            spec.cloud, itype.name, spec.region
+        )
+        return (-(itype.fabric_gbps_per_gpu or 0.0), price.usd_per_hour if price else float("inf"))
+
+    return sorted(offered, key=rank)
+
+
+@rule
+def region_known(spec: FacilitySpec) -> Iterator[Problem]:
+    known = catalog.known_regions(spec.cloud)
+    if spec.region not in known:
+        yield Problem(
+            _path("region"),
+            f"'{spec.region}' offers none of the {spec.cloud} GPU types in the catalog; "
+            f"GPU regions are: {', '.join(sorted(known))}",
+        )
+
+
+@rule
+def fleet_type_known(spec: FacilitySpec) -> Iterator[Problem]:
+    for i, fleet in enumerate(spec.fleets):
+        if bool(fleet.instance_type) == bool(fleet.gpu):
+            yield Problem(_path("fleets", i), "give exactly one of instance_type or gpu")
+            continue
+        if fleet.instance_type:
+            if catalog.instance(spec.cloud, fleet.instance_type) is None:
+                names = ", ".join(t.name for t in catalog.instances(spec.cloud))
+                yield Problem(
+                    _path("fleets", i, "instance_type"),
+                    f"'{fleet.instance_type}' is not a {spec.cloud} GPU type in the catalog; known: {names}",
+                )
+            if fleet.gpus_per_node is not None:
+                yield Problem(_path("fleets", i, "gpus_per_node"), "is only used with gpu:, not instance_type")
+            continue
+        if not catalog.resolve_gpu(spec.cloud, fleet.gpu or "", fleet.gpus_per_node):
+            models = sorted({t.gpu_model for t in catalog.instances(spec.cloud)})
+            per_node = f" with {fleet.gpus_per_node} per node" if fleet.gpus_per_node else ""
+            yield Problem(
+                _path("fleets", i, "gpu"),
+                f"no {spec.cloud} type has {fleet.gpu}{per_node}; GPU models on {spec.cloud}: {', '.join(models)}",
+            )
+        elif not _gpu_candidates(spec, fleet):
+            yield Problem(
+                _path("fleets", i, "gpu"),
+                f"no {spec.cloud} type with {fleet.gpu} is offered in {spec.region}; "
+                f"try `aifactory quote --gpu {fleet.gpu} --cloud {spec.cloud}`",
+            )
+
+
+@rule
+def fleet_offered_in_region(spec: FacilitySpec) -> Iterator[Problem]:
+    for i, fleet in enumerate(spec.fleets):
+        itype = catalog.instance(spec.cloud, fleet.instance_type or "")
+        if itype is None:
+            continue
+        regions = catalog.regions(spec.cloud, itype.name)
+        if spec.region not in regions:
+            yield Problem(
+                _path("fleets", i, "instance_type"),
+                f"{itype.name} is not offered in {spec.region}; it is offered in: {', '.join(regions)}",
+            )
+        elif spec.zone:
+            zones = catalog.zones(spec.cloud, itype.name, spec.region)
+            if zones and spec.zone not in zones:
+                yield Problem(
+                    _path("zone"),
+                    f"{itype.name} (fleet '{fleet.name}') is not offered in {spec.zone}; "
+                    f"zones offering it: {', '.join(zones)}",
+                )
+
+
+@rule
+def zone_in_region(spec: FacilitySpec) -> Iterator[Problem]:
+    if not spec.zone:
+        return
+    if spec.cloud == "azure":
+        if spec.zone not in ("1", "2", "3"):
+            yield Problem(_path("zone"), "Azure availability zones are '1', '2' or '3'")
+    elif not (spec.zone.startswith(spec.region) and len(spec.zone) > len(spec.region)):
+        example = f"{spec.region}a" if spec.cloud == "aws" else f"{spec.region}-a"
+        yield Problem(_path("zone"), f"'{spec.zone}' is not a zone of {spec.region} (for example {example})")
+
+
+@rule
+def common_zone_exists(spec: FacilitySpec) -> Iterator[Problem]:
+    if spec.zone or len(spec.fleets) < 2:
+        return
+    if _common_zones(spec) == []:
+        yield Problem(
+            _path("fleets"),
+            f"no zone of {spec.region} offers every fleet's type; split the facility or set zone",
+        )
+
+
+def _common_zones(spec: FacilitySpec) -> list[str] | None:
+    """Zones offering every fleet's type; None when the catalog knows no zones for some type."""
+    common: set[str] | None = None
+    for fleet in spec.fleets:
+        itype = fleet_instance(spec, fleet)
+        if itype is None:
+            return None
+        zones = set(catalog.zones(spec.cloud, itype.name, spec.region))
+        if not zones:
+            return None
+        common = zones if common is None else common & zones
+    return sorted(common) if common is not None else None
+
+
+@rule
+def reservation_matches_capacity(spec: FacilitySpec) -> Iterator[Problem]:
+    for i, fleet in enumerate(spec.fleets):
+        reserved = fleet.capacity in ("reservation", "capacity-block")
+        if reserved and not fleet.reservation_id:
+            yield Problem(
+                _path("fleets", i, "reservation_id"),
+                f"is required for capacity '{fleet.capacity}' (the reservation to launch into)",
+            )
+        if not reserved and fleet.reservation_id:
+            yield Problem(
+                _path("fleets", i, "reservation_id"),
+                f"is only used with capacity 'reservation' or 'capacity-block', not '{fleet.capacity}'",
+            )
+
+
+@rule
+def capacity_block_sold(spec: FacilitySpec) -> Iterator[Problem]:
+    for i, fleet in enumerate(spec.fleets):
+        if fleet.capacity != "capacity-block":
+            continue
+        if spec.cloud != "aws":
+            yield Problem(
+                _path("fleets", i, "capacity"),
+                f"capacity blocks are an AWS offering; on {spec.cloud} use 'reservation'",
+            )
+            continue
+        itype = fleet_instance(spec, fleet)
+        if itype is not None and not itype.capacity_block:
+            sold = ", ".join(t.name for t in catalog.instances("aws") if t.capacity_block)
+            yield Problem(
+                _path("fleets", i, "capacity"),
+                f"{itype.name} is not sold as EC2 Capacity Blocks for ML; types that are: {sold}",
+            )
+
+
+@rule
+def unique_names(spec: FacilitySpec) -> Iterator[Problem]:
+    for key, items in (("fleets", spec.fleets), ("filesystems", spec.filesystems)):
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            if item.name in seen:
+                yield Problem(_path(key, i, "name"), f"'{item.name}' is used by another entry in {key}")
+            seen.add(item.name)
+
+
+@rule
+def filesystem_on_cloud_steps(spec: FacilitySpec) -> Iterator[Problem]:
+    kinds = catalog.storage_kinds(spec.cloud)
+    for i, fs in enumerate(spec.filesystems):
+        if fs.kind not in kinds:
+            yield Problem(_path("filesystems", i, "kind"), f"{spec.cloud} offers: {', '.join(kinds)}")
+            continue
+        skus = catalog.storage_skus(spec.cloud, fs.kind)
+        tiers = sorted(s.throughput_mbps_per_tib for s in skus if s.throughput_mbps_per_tib)
+        if tiers and fs.throughput_mbps_per_tib is None:
+            yield Problem(
+                _path("filesystems", i, "throughput_mbps_per_tib"),
+                f"is required for {spec.cloud} {fs.kind}: one of {', '.join(map(str, tiers))}",
+            )
+            continue
+        sku = catalog.storage_sku(spec.cloud, fs.kind, fs.throughput_mbps_per_tib if tiers else None)
+        if sku is None:
+            if tiers:
+                message = f"{spec.cloud} {fs.kind} offers {', '.join(map(str, tiers))} MB/s per TiB"
+            else:
+                message = f"{spec.cloud} {fs.kind} has no throughput tiers; leave it out"
+            yield Problem(_path("filesystems", i, "throughput_mbps_per_tib"), message)
+            continue
+        gib = filesystem_gib(fs.capacity_tib, sku)
+        if not sku.allows(gib):
+            yield Problem(_path("filesystems", i, "capacity_tib"), _steps_message(fs.capacity_tib, sku))
+
+
+def filesystem_gib(capacity_tib: float, sku: catalog.StorageSku) -> int:
+    return round(capacity_tib * sku.gib_per_tib)
+
+
+def _steps_message(capacity_tib: float, sku: catalog.StorageSku) -> str:
+    unit = sku.gib_per_tib
+    minimum = sku.min_gib / unit
+    text = f"{capacity_tib:g} TiB is not a size {sku.sku} offers: it takes {minimum:g} TiB"
+    if sku.step_gib:
+        text += f" or a multiple of {sku.step_gib / unit:g} TiB"
+    if sku.max_gib:
+        text += f", up to {sku.max_gib / unit:g} TiB"
+    return text
+
+
+@rule
+def data_repository_scheme(spec: FacilitySpec) -> Iterator[Problem]:
+    schemes = DATA_REPOSITORY_SCHEMES[spec.cloud]
+    for i, fs in enumerate(spec.filesystems):
+        if fs.data_repository and not fs.data_repository.startswith(schemes):
+            yield Problem(
+                _path("filesystems", i, "data_repository"),
+                f"on {spec.cloud} a data repository is a {' or '.join(schemes)} URL",
+            )
+        if fs.data_repository and fs.kind != "lustre":
+            yield Problem(_path("filesystems", i, "data_repository"), f"{fs.kind} has no data repository link")
+
+
+@rule
+def cidr_fits_fleets(spec: FacilitySpec) -> Iterator[Problem]:
+    path = _path("network", "cidr")
+    try:
+        network = ipaddress.ip_network(spec.network.cidr, strict=True)
+    except ValueError as error:
+        yield Problem(path, f"is not a valid network: {error}")
+        return
+    if network.version != 4 or not network.is_private:
+        yield Problem(path, "must be a private IPv4 range (10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16)")
+        return
+    low = 16 if spec.cloud == "aws" else 8
+    if not low <= network.prefixlen <= 24:
+        yield Problem(path, f"prefix must be between /{low} and /24 on {spec.cloud}")
+        return
+    try:
+        subnets = subnet_plan(spec)
+    except ValueError as error:
+        yield Problem(path, str(error))
+        return
+    nodes = sum(f.nodes for f in spec.fleets)
+    usable = subnets.usable_per_subnet - netplan.RESERVED_PER_SUBNET[spec.cloud]
+    if nodes > usable:
+        yield Problem(
+            path,
+            f"its compute subnet ({subnets.compute}) holds {usable} nodes but the fleets have {nodes}; "
+            "use a larger range",
+        )
+
+
+def subnet_plan(spec: FacilitySpec) -> netplan.SubnetPlan:
+    fabric = 0
+    if spec.cloud == "gcp":
+        for fleet in spec.fleets:
+            itype = fleet_instance(spec, fleet)
+            if itype is not None:
+                fabric = max(
+                    fabric, netplan.gcp_fabric_subnets(itype.fabric, itype.fabric_interfaces, itype.host_nics)
+                )
+    return netplan.plan(spec.network.cidr, fabric)
+
+
+@rule
+def one_gcp_fabric(spec: FacilitySpec) -> Iterator[Problem]:
+    if spec.cloud != "gcp":
+        return
+    families = {
+        itype.fabric for fleet in spec.fleets if (itype := fleet_instance(spec, fleet)) and itype.fabric != "none"
+    }
+    if len(families) > 1:
+        yield Problem(
+            _path("fleets"),
+            f"fleets use different GPU networks ({', '.join(sorted(families))}); "
+            "one facility shares one set of GPU VPCs, so put each family in its own facility",
+        )
+
+
+@rule
+def budget_thresholds(spec: FacilitySpec) -> Iterator[Problem]:
+    if spec.budget is None:
+        return
+    thresholds = spec.budget.thresholds_pct
+    for j, value in enumerate(thresholds):
+        if not 1 <= value <= 1000:
+            yield Problem(_path("budget", "thresholds_pct", j), "must be between 1 and 1000 (percent)")
+    if thresholds != sorted(set(thresholds)):
+        yield Problem(_path("budget", "thresholds_pct"), "must be in ascending order without repeats")
+
+
+@rule
+def cloud_sections(spec: FacilitySpec) -> Iterator[Problem]:
+    for other in ("aws", "azure", "gcp"):
+        if other != spec.cloud and getattr(spec, other) is not None:
+            yield Problem(_path(other), f"is for cloud {other}, but this facility is on {spec.cloud}")
+    if spec.cloud == "gcp":
+        if spec.gcp is None:
+            yield Problem(_path("gcp", "project"), "is required on gcp (the project to build in)")
+        elif spec.budget is not None and not spec.gcp.billing_account:
+            yield Problem(
+                _path("gcp", "billing_account"),
+                "is required for a budget on gcp (format 012345-6789AB-CDEF01)",
+            )
+    if spec.cloud == "azure" and spec.fleets and not (spec.azure and spec.azure.ssh_public_keys):
+        yield Problem(
+            _path("azure", "ssh_public_keys"),
+            "at least one SSH public key is required: Azure GPU nodes allow SSH keys only, no passwords",
+        )
+
+
+@rule
+def tags_allowed(spec: FacilitySpec) -> Iterator[Problem]:
+    for key, value in spec.tags.items():
+        if key in RESERVED_TAG_KEYS:
+            yield Problem(_path("tags", key), f"is set by aifactory itself ({', '.join(RESERVED_TAG_KEYS)})")
+        if spec.cloud == "gcp" and not (_GCP_LABEL_KEY.match(key) and _GCP_LABEL_VALUE.match(value)):
+            yield Problem(
+                _path("tags", key),
+                "Google Cloud labels are lower-case letters, digits, '_' and '-', at most 63 characters",
+            )
+
+
+def check(spec: FacilitySpec) -> list[Problem]:
+    problems: list[Problem] = []
+    for check_rule in _CHECKS:
+        problems.extend(check_rule(spec))
+    return problems
+
+
+def resolve(spec: FacilitySpec) -> FacilitySpec:
+    """A copy of a checked spec with each fleet's instance type and the facility zone filled in."""
+    fleets = [
+        fleet.model_copy(update={"instance_type": fleet_instance(spec, fleet).name}) for fleet in spec.fleets
+    ]
+    resolved = spec.model_copy(update={"fleets": fleets})
+    if resolved.zone is None and resolved.fleets:
+        zones = _common_zones(resolved)
+        if zones:
+            resolved = resolved.model_copy(update={"zone": zones[0]})
+    return resolved

@@ -1,0 +1,184 @@
+"""The facility a team declares under the `aifactory:facility` stack config key.
+
+`load_facility(data)` is the one way in: it checks the shape with pydantic, then the
+catalog and cloud rules in `aifactory.rules`, and returns a `FacilitySpec` whose fleets
+have their instance type and zone resolved. Every problem is reported by its config path
+in one `SpecError`, so a bad config is refused before anything is registered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
+
+CONFIG_KEY = "aifactory:facility"
+
+Cloud = Literal["aws", "azure", "gcp"]
+Capacity = Literal["on-demand", "spot", "reservation", "capacity-block"]
+FilesystemKind = Literal["lustre", "parallelstore", "filestore"]
+
+# Lower-case DNS label that also starts with a letter, as Google Cloud resource names require.
+DNS_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, str_strip_whitespace=True)
+
+
+class FleetSpec(_Model):
+    name: str = Field(pattern=DNS_LABEL, max_length=16)
+    instance_type: str | None = None
+    gpu: str | None = None
+    gpus_per_node: int | None = Field(default=None, ge=1)
+    nodes: int = Field(ge=1, le=100_000)
+    capacity: Capacity = "on-demand"
+    reservation_id: str | None = None
+
+
+class NetworkSpec(_Model):
+    cidr: str = "10.40.0.0/16"
+    nat: bool = False
+
+
+class FilesystemSpec(_Model):
+    name: str = Field(pattern=DNS_LABEL, max_length=16)
+    kind: FilesystemKind = "lustre"
+    capacity_tib: float = Field(gt=0)
+    throughput_mbps_per_tib: int | None = Field(default=None, gt=0)
+    data_repository: str | None = None
+    tier: str | None = None  # Filestore service tier (ZONAL, REGIONAL, ENTERPRISE, ...)
+
+
+class BudgetSpec(_Model):
+    monthly_usd: float = Field(gt=0)
+    alert_emails: list[EmailStr] = Field(min_length=1)
+    thresholds_pct: list[int] = Field(default_factory=lambda: [50, 80, 100], min_length=1)
+    enforce: Literal["none", "stop"] = "none"
+
+
+class AwsSpec(_Model):
+    key_name: str | None = None  # EC2 key pair for SSH; none means SSM access only
+
+
+class AzureSpec(_Model):
+    admin_username: str = Field(default="azureuser", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    ssh_public_keys: list[str] = Field(default_factory=list)
+
+
+class GcpSpec(_Model):
+    project: str = Field(pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+    billing_account: str | None = Field(default=None, pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
+
+
+class FacilitySpec(_Model):
+    name: str = Field(pattern=DNS_LABEL, max_length=24)
+    team: str = Field(pattern=DNS_LABEL, max_length=32)
+    cloud: Cloud
+    region: str = Field(min_length=1)
+    zone: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    fleets: list[FleetSpec] = Field(default_factory=list)
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
+    filesystems: list[FilesystemSpec] = Field(default_factory=list)
+    budget: BudgetSpec | None = None
+    aws: AwsSpec | None = None
+    azure: AzureSpec | None = None
+    gcp: GcpSpec | None = None
+
+    @property
+    def gpus(self) -> int:
+        from aifactory import catalog
+
+        total = 0
+        for fleet in self.fleets:
+            itype = catalog.instance(self.cloud, fleet.instance_type or "")
+            total += fleet.nodes * (itype.gpu_count if itype else 0)
+        return total
+
+    def merged_tags(self) -> dict[str, str]:
+        """Tags every resource carries: the facility's identity first, the team's own after."""
+        return {
+            "facility": self.name,
+            "team": self.team,
+            "managed-by": "aifactory",
+            **self.tags,
+        }
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class SpecError(ValueError):
+    """A facility config that cannot be built; `problems` lists every one by config path."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def config_path(loc: tuple[Any, ...] | list[Any], root: str = CONFIG_KEY) -> str:
+    path = root
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _message(error: dict[str, Any]) -> str:
+    ctx = error.get("ctx") or {}
+    kind = error["type"]
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a known key (check the spelling)"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}"
+    if kind == "greater_than":
+        return f"must be greater than {ctx.get('gt')}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx.get('le')}"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters"
+    if kind == "too_short":
+        return f"must have at least {ctx.get('min_length')} item(s)"
+    if kind == "string_pattern_mismatch":
+        if ctx.get("pattern") == DNS_LABEL:
+            return "must be DNS-safe: lower-case letters, digits and '-', starting with a letter"
+        return f"must match {ctx.get('pattern')}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}"
+    if kind == "value_error" and "email" in error.get("msg", ""):
+        return "is not a valid email address"
+    return error.get("msg", "is invalid").removeprefix("Value error, ")
+
+
+def _problems_from(error: ValidationError) -> list[Problem]:
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = list(item["loc"])
+        problems.append(Problem(config_path(loc), _message(item)))
+    return problems
+
+
+def load_facility(data: Any) -> FacilitySpec:
+    """Validate a raw `aifactory:facility` value; return a resolved spec or raise SpecError."""
+    if not isinstance(data, dict):
+        raise SpecError([Problem(CONFIG_KEY, "must be a mapping (see the README for its keys)")])
+    try:
+        spec = FacilitySpec.model_validate(data)
+    except ValidationError as error:
+        raise SpecError(_problems_from(error)) from None
+
+    from aifactory import rules
+
+    problems = rules.check(spec)
+    if problems:
+        raise SpecError(problems)
+    return rules.resolve(spec)
