@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from enum import Enum
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -33,6 +34,14 @@ err = Console(stderr=True, highlight=False, width=200)
 class Format(str, Enum):
     text = "text"
     json = "json"
+
+
+class ReportFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    sarif = "sarif"
+    junit = "junit"
 
 
 class CloudName(str, Enum):
@@ -85,14 +94,73 @@ def validate(
     where = f"{spec.cloud} {spec.region}" + (f" zone {spec.zone}" if spec.zone else "")
     out.print(f"[green]valid[/] {stack_file.path}: facility [bold]{spec.name}[/] of team {spec.team} on {where}")
     for fs in spec.filesystems:
-        out.print(f"  filesystem {fs.name}: {fs.kind} {fs.capacity_tib:g} TiB"
+        size = f"{fs.capacity_tib:g} TiB" if fs.capacity_tib is not None else f"{fs.capacity_gib} GiB"
+        out.print(f"  filesystem {fs.name}: {fs.kind} {size}"
                   + (f" at {fs.throughput_mbps_per_tib} MB/s/TiB" if fs.throughput_mbps_per_tib else ""))
     if spec.budget:
         out.print(f"  budget: ${spec.budget.monthly_usd:,.0f}/month, alerts at "
                   f"{', '.join(f'{t}%' for t in spec.budget.thresholds_pct)} to {', '.join(spec.budget.alert_emails)}")
-    out.print(tables.estimate_table(result))
+    out.print(tables.estimate_table(result.to_json()))
     for gap in result.missing:
         out.print(f"[yellow]incomplete:[/] {gap}")
+
+
+@app.command()
+def preview(
+    stack: str = typer.Argument(..., help="A stack name in stacks/ or a path to a Pulumi.<stack>.yaml file."),
+    policy_config: Path | None = typer.Option(
+        None, "--policy-config", help="CrossGuard policy-pack config (default: policies/config/<team>.json, else default.json)."
+    ),
+    format: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
+) -> None:
+    """Run the stack's program offline under mocks and judge it with the real policy pack."""
+    from aifactory.preview import preview as run_preview
+
+    try:
+        result = run_preview(stack, policy_config)
+    except SpecError as error:
+        refuse(error, f"invalid stack config {stack}")
+    doc = result.to_json()
+    if format is ReportFormat.text and output is None:
+        from aifactory.report.text import render_preview
+
+        out.print(render_preview(doc))
+    else:
+        emit(render_report(doc, format), output)
+    if result.mandatory:
+        raise typer.Exit(1)
+
+
+def render_report(doc: dict, format: "ReportFormat") -> str:
+    if format is ReportFormat.json:
+        return json.dumps(doc, indent=2) + "\n"
+    if format is ReportFormat.markdown:
+        from aifactory.report.markdown import render_preview
+
+        return render_preview(doc)
+    if format is ReportFormat.sarif:
+        from aifactory.report.sarif import render
+
+        return json.dumps(render(doc, doc["stack_config"]), indent=2) + "\n"
+    if format is ReportFormat.junit:
+        from aifactory.report.junit import render
+
+        return render(doc)
+    from rich.console import Console
+
+    from aifactory.report.text import render_preview
+
+    console = Console(record=True, width=160, file=open("/dev/null", "w"))
+    console.print(render_preview(doc))
+    return console.export_text()
+
+
+def emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
 
 
 @app.command()

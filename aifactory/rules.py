@@ -25,6 +25,7 @@ Check = Callable[[FacilitySpec], Iterator[Problem]]
 _CHECKS: list[Check] = []
 
 RESERVED_TAG_KEYS = ("facility", "team", "managed-by")
+_AWS_ZONE_ID = re.compile(r"^[a-z]{2,}[0-9]-az[0-9]+$")
 _GCP_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _GCP_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 DATA_REPOSITORY_SCHEMES = {"aws": ("s3://",), "azure": ("https://",), "gcp": ("gs://",)}
@@ -121,7 +122,7 @@ def fleet_offered_in_region(spec: FacilitySpec) -> Iterator[Problem]:
                 f"{itype.name} is not offered in {spec.region}; it is offered in: {', '.join(regions)}",
             )
         elif spec.zone:
-            zones = catalog.zones(spec.cloud, itype.name, spec.region)
+            zones = zone_options(spec.cloud, itype.name, spec.region, spec.zone)
             if zones and spec.zone not in zones:
                 yield Problem(
                     _path("zone"),
@@ -130,15 +131,38 @@ def fleet_offered_in_region(spec: FacilitySpec) -> Iterator[Problem]:
                 )
 
 
+def is_aws_zone_id(zone: str) -> bool:
+    return bool(_AWS_ZONE_ID.match(zone))
+
+
+def zone_options(cloud: str, instance_type: str, region: str, like: str | None = None) -> tuple[str, ...]:
+    """Zones the catalog says offer a type; on AWS zone IDs (stable across accounts) unless
+    `like` is a zone name, which the catalog cannot check (names map to IDs per account)."""
+    if cloud == "aws":
+        if like is not None and not is_aws_zone_id(like):
+            return ()
+        for offering in catalog.offerings(cloud, instance_type):
+            if offering.region == region:
+                return tuple(getattr(offering, "zone_ids", ()) or offering.zones)
+        return ()
+    return catalog.zones(cloud, instance_type, region)
+
+
 @rule
 def zone_in_region(spec: FacilitySpec) -> Iterator[Problem]:
     if not spec.zone:
+        return
+    if spec.cloud == "aws" and is_aws_zone_id(spec.zone):
+        known = {z.rsplit("-az", 1)[0] for f in spec.fleets if f.instance_type
+                 for z in zone_options("aws", f.instance_type, spec.region, spec.zone)}
+        if known and spec.zone.rsplit("-az", 1)[0] not in known:
+            yield Problem(_path("zone"), f"'{spec.zone}' is not a zone ID of {spec.region} ({', '.join(sorted(known))}-az…)")
         return
     if spec.cloud == "azure":
         if spec.zone not in ("1", "2", "3"):
             yield Problem(_path("zone"), "Azure availability zones are '1', '2' or '3'")
     elif not (spec.zone.startswith(spec.region) and len(spec.zone) > len(spec.region)):
-        example = f"{spec.region}a" if spec.cloud == "aws" else f"{spec.region}-a"
+        example = f"{spec.region}a or a zone ID like use1-az4" if spec.cloud == "aws" else f"{spec.region}-a"
         yield Problem(_path("zone"), f"'{spec.zone}' is not a zone of {spec.region} (for example {example})")
 
 
@@ -160,7 +184,7 @@ def _common_zones(spec: FacilitySpec) -> list[str] | None:
         itype = fleet_instance(spec, fleet)
         if itype is None:
             return None
-        zones = set(catalog.zones(spec.cloud, itype.name, spec.region))
+        zones = set(zone_options(spec.cloud, itype.name, spec.region))
         if not zones:
             return None
         common = zones if common is None else common & zones
@@ -228,6 +252,9 @@ def filesystem_on_cloud_steps(spec: FacilitySpec) -> Iterator[Problem]:
                 f"is required for {spec.cloud} {fs.kind}: one of {', '.join(map(str, tiers))}",
             )
             continue
+        if (fs.capacity_tib is None) == (fs.capacity_gib is None):
+            yield Problem(_path("filesystems", i), "give exactly one of capacity_tib or capacity_gib")
+            continue
         sku = catalog.storage_sku(spec.cloud, fs.kind, fs.throughput_mbps_per_tib if tiers else None)
         if sku is None:
             if tiers:
@@ -236,23 +263,39 @@ def filesystem_on_cloud_steps(spec: FacilitySpec) -> Iterator[Problem]:
                 message = f"{spec.cloud} {fs.kind} has no throughput tiers; leave it out"
             yield Problem(_path("filesystems", i, "throughput_mbps_per_tib"), message)
             continue
-        gib = filesystem_gib(fs.capacity_tib, sku)
+        gib = filesystem_gib(fs, sku)
         if not sku.allows(gib):
-            yield Problem(_path("filesystems", i, "capacity_tib"), _steps_message(fs.capacity_tib, sku))
+            key = "capacity_tib" if fs.capacity_tib is not None else "capacity_gib"
+            yield Problem(_path("filesystems", i, key), _steps_message(gib, sku))
 
 
-def filesystem_gib(capacity_tib: float, sku: catalog.StorageSku) -> int:
-    return round(capacity_tib * sku.gib_per_tib)
+def filesystem_gib(fs, sku: catalog.StorageSku) -> int:
+    """A filesystem spec's (or a bare TiB figure's) size in the cloud API's GiB."""
+    if isinstance(fs, (int, float)):
+        return round(fs * sku.gib_per_tib)
+    if fs.capacity_gib is not None:
+        return fs.capacity_gib
+    return round(fs.capacity_tib * sku.gib_per_tib)
 
 
-def _steps_message(capacity_tib: float, sku: catalog.StorageSku) -> str:
-    unit = sku.gib_per_tib
-    minimum = sku.min_gib / unit
-    text = f"{capacity_tib:g} TiB is not a size {sku.sku} offers: it takes {minimum:g} TiB"
+def _size(gib: int, sku: catalog.StorageSku) -> str:
+    """Sizes in TiB where the cloud's steps are whole TiB, else in GiB (capacity_gib)."""
+    steps = [v for v in (sku.min_gib, sku.step_gib) if v]
+    if all(v % sku.gib_per_tib == 0 or sku.gib_per_tib == 1000 for v in steps):
+        return f"{gib / sku.gib_per_tib:g} TiB"
+    return f"{gib} GiB"
+
+
+def _steps_message(gib: int, sku: catalog.StorageSku) -> str:
+    text = f"{_size(gib, sku)} is not a size {sku.sku} offers: it takes {_size(sku.min_gib, sku)}"
     if sku.step_gib:
-        text += f" or a multiple of {sku.step_gib / unit:g} TiB"
+        text += f" or a multiple of {_size(sku.step_gib, sku)}"
+    large = getattr(sku, "large_step_gib", None)
+    above = getattr(sku, "large_step_above_gib", None)
+    if large and above:
+        text += f" ({_size(large, sku)} steps above {_size(above, sku)})"
     if sku.max_gib:
-        text += f", up to {sku.max_gib / unit:g} TiB"
+        text += f", up to {_size(sku.max_gib, sku)}"
     return text
 
 

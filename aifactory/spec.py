@@ -45,7 +45,10 @@ class NetworkSpec(_Model):
 class FilesystemSpec(_Model):
     name: str = Field(pattern=DNS_LABEL, max_length=16)
     kind: FilesystemKind = "lustre"
-    capacity_tib: float = Field(gt=0)
+    # Exactly one of the two: TiB as the cloud names its sizes (FSx's "1.2 TiB" is 1200 GiB),
+    # or GiB as the cloud's API takes them (Google Cloud's Lustre tiers step in GiB).
+    capacity_tib: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    capacity_gib: int | None = Field(default=None, gt=0)
     throughput_mbps_per_tib: int | None = Field(default=None, gt=0)
     data_repository: str | None = None
     tier: str | None = None  # Filestore service tier (ZONAL, REGIONAL, ENTERPRISE, ...)
@@ -139,9 +142,9 @@ def _message(error: dict[str, Any]) -> str:
     if kind == "extra_forbidden":
         return "is not a known key (check the spelling)"
     if kind == "greater_than_equal":
-        return f"must be at least {ctx.get('ge')}"
+        return f"must be at least {ctx.get('ge'):g}"
     if kind == "greater_than":
-        return f"must be greater than {ctx.get('gt')}"
+        return f"must be greater than {ctx.get('gt'):g}"
     if kind == "less_than_equal":
         return f"must be at most {ctx.get('le')}"
     if kind == "string_too_long":
@@ -155,7 +158,8 @@ def _message(error: dict[str, Any]) -> str:
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected')}"
     if kind == "value_error" and "email" in error.get("msg", ""):
-        return "is not a valid email address"
+        reason = ctx.get("reason")
+        return f"is not a valid email address ({reason})" if reason else "is not a valid email address"
     return error.get("msg", "is invalid").removeprefix("Value error, ")
 
 
@@ -167,16 +171,72 @@ def _problems_from(error: ValidationError) -> list[Problem]:
     return problems
 
 
+LISTS = ("fleets", "filesystems")
+
+
+def _without_invalid_entries(data: dict, error: ValidationError) -> tuple[dict, dict[str, list[int]]] | None:
+    """The config minus the list entries and optional sections that failed validation.
+
+    Returned with, per list, the original index of every kept entry, so that rule problems
+    found on the rest still name the user's own paths. None when a required key itself failed.
+    """
+    bad_items: dict[str, set[int]] = {name: set() for name in LISTS}
+    bad_sections: set[str] = set()
+    for item in error.errors(include_url=False):
+        loc = item["loc"]
+        if not loc:
+            return None
+        head = loc[0]
+        if head in LISTS and len(loc) > 1 and isinstance(loc[1], int):
+            bad_items[head].add(loc[1])
+        elif head in ("network", "budget", "tags", "aws", "azure", "gcp", "zone"):
+            bad_sections.add(head)
+        else:
+            return None
+    pruned = {key: value for key, value in data.items() if key not in bad_sections}
+    kept: dict[str, list[int]] = {}
+    for name in LISTS:
+        items = data.get(name)
+        if isinstance(items, list):
+            kept[name] = [i for i in range(len(items)) if i not in bad_items[name]]
+            pruned[name] = [items[i] for i in kept[name]]
+    return pruned, kept
+
+
+def _renumbered(problem: Problem, kept: dict[str, list[int]]) -> Problem:
+    path = problem.path
+    for name, indices in kept.items():
+        prefix = f"{CONFIG_KEY}.{name}["
+        if path.startswith(prefix):
+            index, rest = path[len(prefix) :].split("]", 1)
+            path = f"{prefix}{indices[int(index)]}]{rest}"
+    return Problem(path, problem.message)
+
+
 def load_facility(data: Any) -> FacilitySpec:
-    """Validate a raw `aifactory:facility` value; return a resolved spec or raise SpecError."""
+    """Validate a raw `aifactory:facility` value; return a resolved spec or raise SpecError.
+
+    Shape problems and catalog/cloud rule problems are reported together: when some entries
+    fail the shape check, the rules still run on the rest.
+    """
+    from aifactory import rules
+
     if not isinstance(data, dict):
         raise SpecError([Problem(CONFIG_KEY, "must be a mapping (see the README for its keys)")])
     try:
         spec = FacilitySpec.model_validate(data)
     except ValidationError as error:
-        raise SpecError(_problems_from(error)) from None
-
-    from aifactory import rules
+        problems = _problems_from(error)
+        partial = _without_invalid_entries(data, error)
+        if partial is not None:
+            pruned, kept = partial
+            try:
+                rest = FacilitySpec.model_validate(pruned)
+            except ValidationError:
+                rest = None
+            if rest is not None:
+                problems += [_renumbered(p, kept) for p in rules.check(rest)]
+        raise SpecError(problems) from None
 
     problems = rules.check(spec)
     if problems:

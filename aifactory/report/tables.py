@@ -1,10 +1,10 @@
-"""Terminal tables (rich) shared by the commands that print an estimate, a quote or the catalog."""
+"""Terminal tables (rich) shared by the commands that print an estimate."""
 
 from __future__ import annotations
 
 from rich.table import Table
 
-from aifactory.estimate import Estimate
+NUMERIC = ("nodes", "GPUs", "$/month", "IT kW", "facility kW")
 
 
 def money(value: float | None) -> str:
@@ -15,26 +15,28 @@ def kw(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.1f}"
 
 
-def estimate_table(estimate: Estimate, title: str = "Estimate (730 h/month)") -> Table:
+def estimate_table(estimate: dict, title: str = "Estimate (730 h/month)") -> Table:
+    """A table of an estimate as `Estimate.to_json()` gives it (the preview JSON's `estimate`)."""
     table = Table(title=title, title_justify="left")
     for column in ("line", "item", "nodes", "GPUs", "capacity", "$/month", "IT kW", "facility kW", "notes"):
-        table.add_column(column, justify="right" if column in ("nodes", "GPUs", "$/month", "IT kW", "facility kW") else "left")
-    for line in estimate.lines:
-        size = str(line.nodes) if line.kind == "fleet" else f"{(line.capacity_gib or 0) / 1024:,.1f} TiB"
+        table.add_column(column, justify="right" if column in NUMERIC else "left")
+    for line in estimate["lines"]:
+        fleet = line["kind"] == "fleet"
+        size = str(line["nodes"]) if fleet else f"{(line['capacity_gib'] or 0) / 1024:,.1f} TiB"
         table.add_row(
-            f"{line.kind} {line.name}",
-            line.item,
+            f"{line['kind']} {line['name']}",
+            line["item"],
             size,
-            str(line.gpus) if line.kind == "fleet" else "",
-            line.capacity or "",
-            money(line.monthly_usd),
-            kw(line.it_power_kw),
-            kw(line.facility_power_kw),
-            "; ".join(line.notes),
+            str(line["gpus"]) if fleet else "",
+            line["capacity"] or "",
+            money(line["monthly_usd"]),
+            kw(line["it_power_kw"]),
+            kw(line["facility_power_kw"]),
+            "; ".join(line["notes"]),
         )
     table.add_section()
     table.add_row(
-        "total", f"PUE {estimate.pue}", str(estimate.nodes), str(estimate.gpus), "",
-        money(estimate.monthly_usd), kw(estimate.it_power_kw), kw(estimate.facility_power_kw), "",
+        "total", f"PUE {estimate['pue']}", str(estimate["nodes"]), str(estimate["gpus"]), "",
+        money(estimate["monthly_usd"]), kw(estimate["it_power_kw"]), kw(estimate["facility_power_kw"]), "",
     )
     return table
