@@ -1,0 +1,132 @@
+"""Facility on Azure: one provider and one resource group per facility, then network, fleets,
+filesystems and the budget, from a resolved `FacilitySpec`."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+from aifactory import catalog, rules
+from aifactory.spec import FacilitySpec
+
+from .budget import BudgetGuard, BudgetGuardArgs
+from .filesystem import ParallelFilesystem, ParallelFilesystemArgs
+from .fleet import GpuFleet, GpuFleetArgs
+from .network import ClusterNetwork, ClusterNetworkArgs
+
+
+class Facility(pulumi.ComponentResource):
+    """A team's Azure AI factory: resource group, VNet, GPU scale sets, Managed Lustre, budget."""
+
+    def __init__(self, name: str, spec: FacilitySpec, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("aifactory:azure:Facility", name, None, opts)
+        if spec.cloud != "azure":
+            raise ValueError(f"components.azure builds Azure facilities, not {spec.cloud}")
+        self.spec = spec
+        self.region = spec.region
+        tags = spec.merged_tags()
+        azure = spec.azure
+
+        # One explicit provider for the facility's region; every resource below inherits it.
+        self.provider = azure_native.Provider(
+            f"{name}-azure", location=spec.region, opts=pulumi.ResourceOptions(parent=self)
+        )
+        child = pulumi.ResourceOptions(parent=self, providers=[self.provider])
+
+        self.resource_group = azure_native.resources.ResourceGroup(
+            f"{name}-rg",
+            resource_group_name=f"{name}-rg",
+            location=spec.region,
+            tags=tags,
+            opts=child,
+        )
+        subnets = rules.subnet_plan(spec)
+        self.network = ClusterNetwork(
+            f"{name}-net",
+            ClusterNetworkArgs(
+                region=spec.region,
+                cidr=spec.network.cidr,
+                resource_group_name=self.resource_group.name,
+                zone=spec.zone,
+                tags=tags,
+                nat=spec.network.nat,
+                compute_cidr=subnets.compute,
+                storage_cidr=subnets.storage,
+            ),
+            opts=child,
+        )
+
+        self.filesystems: dict[str, ParallelFilesystem] = {}
+        for fs in spec.filesystems:
+            sku = catalog.storage_sku("azure", fs.kind, fs.throughput_mbps_per_tib)
+            self.filesystems[fs.name] = ParallelFilesystem(
+                f"{name}-{fs.name}",
+                ParallelFilesystemArgs(
+                    kind=fs.kind,
+                    capacity_gib=rules.filesystem_gib(fs.capacity_tib, sku) if sku else round(fs.capacity_tib * 1024),
+                    throughput_mbps_per_tib=fs.throughput_mbps_per_tib or 0,
+                    network=self.network,
+                    data_repository=fs.data_repository,
+                    zone=spec.zone,
+                    tags=tags,
+                    mount_path=f"/mnt/{fs.name}",
+                ),
+                opts=child,
+            )
+
+        self.fleets: dict[str, GpuFleet] = {}
+        for fleet in spec.fleets:
+            self.fleets[fleet.name] = GpuFleet(
+                f"{name}-{fleet.name}",
+                GpuFleetArgs(
+                    instance_type=fleet.instance_type or "",
+                    nodes=fleet.nodes,
+                    network=self.network,
+                    admin_username=azure.admin_username if azure else "azureuser",
+                    ssh_public_keys=list(azure.ssh_public_keys) if azure else [],
+                    capacity=fleet.capacity,
+                    reservation_id=fleet.reservation_id,
+                    zone=spec.zone,
+                    filesystems=list(self.filesystems.values()),
+                    tags=tags,
+                ),
+                opts=child,
+            )
+
+        self.budget = None
+        if spec.budget is not None:
+            self.budget = BudgetGuard(
+                f"{name}-budget",
+                BudgetGuardArgs(
+                    monthly_usd=spec.budget.monthly_usd,
+                    alert_emails=[str(e) for e in spec.budget.alert_emails],
+                    thresholds_pct=list(spec.budget.thresholds_pct),
+                    scope=self.resource_group.id,
+                    resource_group_name=self.resource_group.name,
+                    tags=tags,
+                ),
+                opts=child,
+            )
+
+        self.register_outputs(
+            {
+                "region": self.region,
+                "resource_group": self.resource_group.name,
+                "fleets": {n: f.group_names for n, f in self.fleets.items()},
+                "budget": self.budget.budget_name if self.budget else None,
+            }
+        )
+
+    @classmethod
+    def from_spec(cls, spec: FacilitySpec, opts: pulumi.ResourceOptions | None = None) -> Facility:
+        return cls(spec.name, spec, opts)
+
+    def exports(self) -> dict:
+        return {
+            "region": self.region,
+            "fleets": {n: list(f.group_names) for n, f in self.fleets.items()},
+            "filesystems": {
+                n: {"dns_name": fs.dns_name, "mount_name": fs.mount_name} for n, fs in self.filesystems.items()
+            },
+            "budget": self.budget.budget_name if self.budget else None,
+        }
