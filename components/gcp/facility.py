@@ -1,0 +1,137 @@
+"""A whole Google Cloud facility from a spec: provider, network, fleets, filesystems, budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_gcp as gcp
+
+from aifactory import rules
+from aifactory.spec import FacilitySpec
+from components.gcp.budget import BudgetGuard, BudgetGuardArgs
+from components.gcp.filesystem import ParallelFilesystem, ParallelFilesystemArgs, capacity_gib
+from components.gcp.fleet import GpuFleet, GpuFleetArgs
+from components.gcp.labels import label_safe
+from components.gcp.network import ClusterNetwork, ClusterNetworkArgs, fabric_layout
+
+
+class Facility(pulumi.ComponentResource):
+    """One facility: an explicit `gcp.Provider` for its project, region and zone, and everything on it."""
+
+    def __init__(self, name: str, spec: FacilitySpec, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("aifactory:gcp:Facility", name, None, opts)
+        if spec.cloud != "gcp" or spec.gcp is None:
+            raise ValueError("a gcp Facility needs a spec with cloud gcp and a gcp: section (project)")
+        if not spec.zone:
+            raise ValueError(f"set zone: the catalog knows no zone of {spec.region} for this facility")
+        self.spec = spec
+        self.region = spec.region
+        self.zone = spec.zone
+        self.project = spec.gcp.project
+        tags = spec.merged_tags()
+        self.labels = label_safe(tags)
+
+        self.provider = gcp.Provider(
+            f"{name}-gcp",
+            project=self.project,
+            region=spec.region,
+            zone=spec.zone,
+            default_labels=self.labels,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        child = pulumi.ResourceOptions(parent=self, provider=self.provider)
+
+        # One set of VPCs per facility, laid out for the fleet type with the most NICs.
+        types = [f.instance_type for f in spec.fleets if f.instance_type]
+        richest = max(types, key=lambda t: fabric_layout(t).nics, default=None)
+        self.network = ClusterNetwork(
+            name,
+            ClusterNetworkArgs(
+                region=spec.region,
+                cidr=spec.network.cidr,
+                zone=spec.zone,
+                tags=tags,
+                nat=spec.network.nat,
+                instance_type=richest,
+                project=self.project,
+                private_service_access=bool(spec.filesystems),
+                subnets=rules.subnet_plan(spec),
+            ),
+            opts=child,
+        )
+
+        self.filesystems: dict[str, ParallelFilesystem] = {}
+        for fs in spec.filesystems:
+            self.filesystems[fs.name] = ParallelFilesystem(
+                f"{name}-{fs.name}",
+                ParallelFilesystemArgs(
+                    kind=fs.kind,
+                    capacity_gib=capacity_gib(fs.kind, fs.capacity_tib, fs.throughput_mbps_per_tib, fs.tier),
+                    throughput_mbps_per_tib=fs.throughput_mbps_per_tib,
+                    network=self.network,
+                    zone=spec.zone,
+                    data_repository=fs.data_repository,
+                    tags=tags,
+                    tier=fs.tier,
+                    mount_path=f"/mnt/{fs.name}",
+                ),
+                opts=child,
+            )
+
+        self.fleets: dict[str, GpuFleet] = {}
+        for fleet in spec.fleets:
+            self.fleets[fleet.name] = GpuFleet(
+                f"{name}-{fleet.name}",
+                GpuFleetArgs(
+                    instance_type=fleet.instance_type or "",
+                    nodes=fleet.nodes,
+                    capacity=fleet.capacity,
+                    reservation_id=fleet.reservation_id,
+                    zone=spec.zone,
+                    network=self.network,
+                    filesystems=list(self.filesystems.values()),
+                    tags=tags,
+                ),
+                opts=child,
+            )
+
+        self.budget: BudgetGuard | None = None
+        if spec.budget is not None:
+            self.budget = BudgetGuard(
+                f"{name}-budget",
+                BudgetGuardArgs(
+                    monthly_usd=spec.budget.monthly_usd,
+                    alert_emails=[str(e) for e in spec.budget.alert_emails],
+                    thresholds_pct=list(spec.budget.thresholds_pct),
+                    billing_account=spec.gcp.billing_account or "",
+                    project=self.project,
+                    facility=spec.name,
+                    tags=tags,
+                    enforce=spec.budget.enforce,
+                ),
+                opts=child,
+            )
+
+        self.register_outputs(
+            {
+                "region": self.region,
+                "zone": self.zone,
+                "network_id": self.network.network_id,
+                "fleets": {k: f.group_names for k, f in self.fleets.items()},
+            }
+        )
+
+    @classmethod
+    def from_spec(cls, spec: FacilitySpec, opts: pulumi.ResourceOptions | None = None) -> Facility:
+        return cls(spec.name, spec, opts)
+
+    def exports(self) -> dict[str, Any]:
+        return {
+            "region": self.region,
+            "fleets": {name: fleet.group_names for name, fleet in self.fleets.items()},
+            "filesystems": {
+                name: {"dns_name": fs.dns_name, "mount_name": fs.mount_name} for name, fs in self.filesystems.items()
+            },
+            "budget": self.budget.budget_name if self.budget else None,
+        }

@@ -1,0 +1,206 @@
+"""A parallel filesystem on Google Cloud: Managed Lustre, Parallelstore or Filestore.
+
+Every kind is reached over private services access on the cluster's primary VPC (the
+`ClusterNetwork` reserves the storage range and peers it), is created with a literal capacity
+(and throughput tier for Lustre), and is protected from deletion: `protect=True` on the
+resource, plus the provider-side `deletion_policy="PREVENT"` (Lustre, Parallelstore) or the
+API's `deletion_protection_enabled` (Filestore).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_gcp as gcp
+
+from aifactory import catalog, rules
+from components.gcp.labels import label_safe, region_of
+from components.gcp.network import ClusterNetwork
+
+KINDS = ("lustre", "parallelstore", "filestore")
+# Filestore tiers that are regional resources (located in a region, not a zone).
+REGIONAL_FILESTORE_TIERS = ("REGIONAL", "ENTERPRISE")
+# Managed Lustre's dynamic tier has no per-unit throughput (catalog row `dynamic`, 25 MB/s/TiB).
+LUSTRE_DYNAMIC_MBPS = 25
+
+
+@dataclass
+class ParallelFilesystemArgs:
+    kind: str  # lustre | parallelstore | filestore
+    capacity_gib: int  # in the API's GiB, on the kind's steps (see aifactory.rules.filesystem_gib)
+    network: ClusterNetwork
+    zone: str
+    throughput_mbps_per_tib: int | None = None  # Lustre tier: 125, 250, 500, 1000 (25 = dynamic)
+    data_repository: str | None = None  # gs:// URL, recorded on the instance (see `description`)
+    tags: dict[str, str] = field(default_factory=dict)
+    tier: str | None = None  # Filestore service tier (default ZONAL)
+    mount_path: str | None = None  # where nodes mount it; default /mnt/<short name>
+    filesystem_name: str | None = None  # Lustre fs name / Filestore share (default from the name)
+
+
+class ParallelFilesystem(pulumi.ComponentResource):
+    """One filesystem instance; `dns_name`, `mount_name` and `mount_command` tell nodes how to mount it."""
+
+    dns_name: pulumi.Output[str]
+    mount_name: pulumi.Output[str]
+    mount_command: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ParallelFilesystemArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("aifactory:gcp:ParallelFilesystem", name, None, opts)
+        if args.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {args.kind!r}")
+        if not isinstance(args.capacity_gib, int) or args.capacity_gib <= 0:
+            raise ValueError("capacity_gib must be a positive int (a literal the policies can read)")
+        self.kind = args.kind
+        self.capacity_gib = args.capacity_gib
+        self.zone = args.zone
+        self.region = region_of(args.zone)
+        self.labels = label_safe(args.tags)
+        # The last part of the name ("scratch" of "llm-prod-scratch"), letters and digits only.
+        short = re.sub(r"[^a-z0-9]", "", name.lower().rsplit("-", 1)[-1])
+        short = short if short[:1].isalpha() else f"fs{short}"
+        self.mount_path = args.mount_path or f"/mnt/{short}"
+        network = args.network
+        if network.psa_connection is None:
+            raise ValueError(
+                f"{args.kind} is reached over private services access: "
+                "build the ClusterNetwork with private_service_access=True"
+            )
+        protected = pulumi.ResourceOptions(parent=self, protect=True, depends_on=[network.psa_connection])
+        description = f"{args.kind} of {name}"
+        if args.data_repository:
+            description += f"; data repository {args.data_repository}"
+
+        if args.kind == "lustre":
+            self.resource = self._lustre(name, args, short, description, protected)
+        elif args.kind == "parallelstore":
+            self.resource = self._parallelstore(name, args, description, protected)
+        else:
+            self.resource = self._filestore(name, args, short, description, protected)
+
+        self.register_outputs(
+            {"dns_name": self.dns_name, "mount_name": self.mount_name, "mount_command": self.mount_command}
+        )
+
+    # ---------------------------------------------------------------- Managed Lustre
+
+    def _lustre(self, name, args, short, description, opts) -> gcp.lustre.Instance:
+        fs_name = args.filesystem_name or short[:8]  # at most 8 letters and digits
+        throughput = args.throughput_mbps_per_tib
+        tier: dict = {}
+        if throughput == LUSTRE_DYNAMIC_MBPS:
+            tier["dynamic_tier_options"] = {"mode": "DEFAULT_CACHE"}
+        elif throughput is not None:
+            tier["per_unit_storage_throughput"] = str(throughput)
+        else:
+            raise ValueError("Managed Lustre needs throughput_mbps_per_tib (125, 250, 500, 1000, or 25 = dynamic)")
+        instance = gcp.lustre.Instance(
+            f"{name}-lustre",
+            instance_id=name,
+            location=args.zone,
+            filesystem=fs_name,
+            capacity_gib=str(args.capacity_gib),
+            network=args.network.network_id,
+            description=description,
+            labels=self.labels,
+            deletion_policy="PREVENT",
+            **tier,
+            opts=opts,
+        )
+        # mount_point is "IP@tcp:/FILESYSTEM".
+        self.dns_name = instance.mount_point.apply(lambda mp: (mp or "").split("@")[0])
+        self.mount_name = instance.filesystem
+        self.mount_command = instance.mount_point.apply(
+            lambda mp: f"mkdir -p {self.mount_path} && mount -t lustre -o defaults,_netdev {mp} {self.mount_path}"
+        )
+        return instance
+
+    # ---------------------------------------------------------------- Parallelstore
+
+    def _parallelstore(self, name, args, description, opts) -> gcp.parallelstore.Instance:
+        psa = args.network.psa_range
+        instance = gcp.parallelstore.Instance(
+            f"{name}-parallelstore",
+            instance_id=name,
+            location=args.zone,
+            capacity_gib=str(args.capacity_gib),
+            network=args.network.network_id,
+            reserved_ip_range=psa.name,
+            description=description,
+            labels=self.labels,
+            deletion_policy="PREVENT",
+            opts=opts,
+        )
+        self.dns_name = instance.access_points.apply(lambda points: ",".join(points or []))
+        self.mount_name = pulumi.Output.from_input("default-pool/default-container")
+        self.mount_command = instance.access_points.apply(
+            lambda points: (
+                f"printf 'access_points: [{', '.join(points or [])}]\\ntransport_config:\\n  allow_insecure: true\\n'"
+                " > /etc/daos/daos_agent.yml && mkdir -p /var/run/daos_agent"
+                " && (daos_agent -o /etc/daos/daos_agent.yml >/dev/null 2>&1 &)"
+                f" && mkdir -p {self.mount_path}"
+                f" && dfuse --pool default-pool --container default-container --multi-user {self.mount_path}"
+            )
+        )
+        return instance
+
+    # ---------------------------------------------------------------- Filestore
+
+    def _filestore(self, name, args, short, description, opts) -> gcp.filestore.Instance:
+        tier = (args.tier or "ZONAL").upper()
+        location = self.region if tier in REGIONAL_FILESTORE_TIERS else args.zone
+        share = (args.filesystem_name or short)[:16]
+        psa = args.network.psa_range
+        instance = gcp.filestore.Instance(
+            f"{name}-filestore",
+            name=name,
+            location=location,
+            tier=tier,
+            file_shares={
+                "name": share,
+                "capacity_gb": args.capacity_gib,
+                # NFS clients: the compute subnet only.
+                "nfs_export_options": [
+                    {
+                        "ip_ranges": [args.network.plan.compute],
+                        "access_mode": "READ_WRITE",
+                        "squash_mode": "NO_ROOT_SQUASH",
+                    }
+                ],
+            },
+            networks=[
+                {
+                    "network": args.network.network_name,
+                    "modes": ["MODE_IPV4"],
+                    "connect_mode": "PRIVATE_SERVICE_ACCESS",
+                    "reserved_ip_range": psa.name,
+                }
+            ],
+            description=description,
+            labels=self.labels,
+            deletion_protection_enabled=True,
+            deletion_protection_reason="aifactory: filesystems outlive mistakes",
+            opts=opts,
+        )
+        self.dns_name = instance.networks.apply(lambda nets: (nets[0].ip_addresses or [""])[0] if nets else "")
+        self.mount_name = pulumi.Output.from_input(share)
+        self.mount_command = self.dns_name.apply(
+            lambda ip: f"mkdir -p {self.mount_path} && "
+            f"mount -t nfs -o vers=3,hard,_netdev {ip}:/{share} {self.mount_path}"
+        )
+        return instance
+
+
+def capacity_gib(
+    kind: str, capacity_tib: float, throughput_mbps_per_tib: int | None = None, tier: str | None = None
+) -> int:
+    """The API capacity (GiB) of `capacity_tib` for a kind, by the catalog's TiB-to-GiB rule."""
+    sku = None
+    if kind == "filestore" and tier:
+        sku = next((s for s in catalog.storage_skus("gcp", "filestore") if s.sku == tier.upper()), None)
+    sku = sku or catalog.storage_sku("gcp", kind, throughput_mbps_per_tib)
+    if sku is None:
+        raise ValueError(f"the catalog has no gcp {kind} SKU for {throughput_mbps_per_tib} MB/s per TiB")
+    return rules.filesystem_gib(capacity_tib, sku)

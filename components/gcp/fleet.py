@@ -1,0 +1,258 @@
+"""A GPU fleet on Google Cloud: a regional instance template and zonal managed instance groups.
+
+One fleet is one template and as few zonal MIGs as the MIG size cap allows (2,000 VMs with
+paginated instance listing, cloud.google.com/compute/docs/samples/compute-zonal-instance-group-manager-paginated-tag),
+so a facility is O(fleets) resources, never O(nodes).
+
+Choices:
+- **Regional instance template** (`compute.RegionInstanceTemplate`): the template carries the
+  facility's region as a literal, lives and is replaced with the facility (no project-global
+  object other regions' MIGs could pick up), and every subnet it names is regional anyway; a
+  zonal MIG can use a regional template of its own region.
+- **Every NIC of the type, in order**: the host gVNIC NICs first, then one gVNIC per GPU VPC
+  (GPUDirect-TCPX/TCPXO) or one MRDMA NIC per RoCE subnet (RDMA). No `access_configs`: nodes
+  have no external IP (use `nat` on the network for outbound traffic).
+- **GPUs** are implied by the accelerator-optimized machine types (a2/a3/a4 bundle their GPUs),
+  so there are no `guest_accelerators`.
+- **Capacity**: on-demand = STANDARD; spot = SPOT with `instance_termination_action` DELETE (the
+  MIG re-creates deleted VMs when capacity returns; GCE requires `automatic_restart` false for
+  spot); reservation = STANDARD with `reservation_affinity` SPECIFIC_RESERVATION.
+- **Compact placement** (`group_placement_policy.collocation = COLLOCATED`) for on-demand fleets
+  of more than one node only: a reservation already fixes where its capacity sits (a placement
+  policy on top conflicts with it), and spot VMs come from whatever spare capacity exists and may
+  be reclaimed at any time, so a collocation constraint would only make them harder to obtain
+  without keeping them together.
+- **Boot disk**: Google-managed encryption at rest by default (every persistent disk is
+  encrypted), or a customer key with `kms_key`; Hyperdisk Balanced on A3 Ultra/A4 (they take
+  Hyperdisk only, as Cluster Toolkit's a3ultra-vm.yaml sets), PD Balanced otherwise.
+- **Shielded VM**: vTPM and integrity monitoring on; Secure Boot off by default because the
+  GPU fabric stacks load DKMS-built, unsigned modules (gVNIC, dmabuf-import-helper for TCPXO, as
+  Cluster Toolkit's a3mega-slurm-blueprint.yaml installs them); turn it on with `secure_boot=True`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pulumi
+import pulumi_gcp as gcp
+
+from aifactory import catalog
+from components.common import render, split_nodes
+from components.gcp.labels import label_safe, region_of
+from components.gcp.network import ClusterNetwork, fabric_layout
+
+if TYPE_CHECKING:
+    from components.gcp.filesystem import ParallelFilesystem
+
+# Zonal MIG size limit with list_managed_instances_results = PAGINATED.
+MAX_GROUP_SIZE = 2000
+# Ubuntu 22.04 accelerator image with the NVIDIA 570 driver: Cluster Toolkit's A3 Mega blueprint
+# source image (a3mega-slurm-blueprint.yaml `source_image_family`, project ubuntu-os-accelerator-images
+# as in a3ultra-vm.yaml); Ubuntu 22.04 is also what the Managed Lustre and Parallelstore clients support.
+DEFAULT_IMAGE = (
+    "projects/ubuntu-os-accelerator-images/global/images/family/ubuntu-accelerator-2204-amd64-with-nvidia-570"
+)
+# Cluster Toolkit a3high-slurm-blueprint.yaml `disk_size_gb: 200`.
+DEFAULT_BOOT_DISK_GB = 200
+RESERVATION_KEY = "compute.googleapis.com/reservation-name"
+CAPACITIES = ("on-demand", "spot", "reservation")
+# NCCL plugin and RxDM containers (Artifact Registry gce-ai-infra); versions are overridable.
+TCPX_PLUGIN_IMAGE = "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpx/nccl-plugin-gpudirecttcpx-dev:v3.1.9"
+TCPX_RXDM_IMAGE = "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpx/tcpgpudmarxd-dev:v2.0.9"
+TCPXO_PLUGIN_IMAGE = "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpxo/nccl-plugin-gpudirecttcpx-dev:v1.0.8-1"
+TCPXO_RXDM_IMAGE = "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpxo/tcpgpudmarxd-dev:v1.0.14"
+
+
+@dataclass
+class GpuFleetArgs:
+    instance_type: str  # machine type, e.g. a3-megagpu-8g
+    nodes: int
+    network: ClusterNetwork
+    zone: str
+    capacity: str = "on-demand"  # on-demand | spot | reservation
+    reservation_id: str | None = None  # reservation name, for capacity "reservation"
+    tags: dict[str, str] = field(default_factory=dict)
+    filesystems: list[ParallelFilesystem] = field(default_factory=list)  # mounted at boot
+    image: str = DEFAULT_IMAGE
+    boot_disk_gb: int = DEFAULT_BOOT_DISK_GB
+    kms_key: str | None = None  # customer-managed boot disk key; None = Google-managed encryption
+    service_account: str | None = None  # None = the project's default compute service account
+    secure_boot: bool = False
+    compact_placement: bool | None = None  # None: on for multi-node on-demand fleets
+    max_group_size: int = MAX_GROUP_SIZE
+
+
+class GpuFleet(pulumi.ComponentResource):
+    """A fleet of identical GPU nodes: one template, zonal MIGs of `nodes` VMs in total."""
+
+    group_names: list[str]
+    group_ids: list[pulumi.Output[str]]
+
+    def __init__(self, name: str, args: GpuFleetArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("aifactory:gcp:GpuFleet", name, None, opts)
+        if not isinstance(args.nodes, int) or args.nodes < 1:
+            raise ValueError("nodes must be a positive int (a literal the policies can read)")
+        if args.capacity not in CAPACITIES:
+            raise ValueError(f"capacity on gcp is one of {', '.join(CAPACITIES)}, not {args.capacity!r}")
+        if (args.capacity == "reservation") != bool(args.reservation_id):
+            raise ValueError("reservation_id is required for, and only used with, capacity 'reservation'")
+        self.instance_type = args.instance_type
+        self.nodes = args.nodes
+        self.capacity = args.capacity
+        self.zone = args.zone
+        self.region = region_of(args.zone)
+        self.itype = catalog.instance("gcp", args.instance_type)
+        layout = fabric_layout(args.instance_type)
+        net = args.network.layout
+        fits = layout.host_vpcs <= net.host_vpcs and (
+            layout.fabric == "none"
+            or (
+                layout.fabric == net.fabric
+                and layout.gpu_vpcs <= net.gpu_vpcs
+                and layout.rdma_subnets <= net.rdma_subnets
+            )
+        )
+        if not fits:
+            raise ValueError(
+                f"{args.instance_type} needs {layout.nics} NICs ({layout.fabric}); the network is laid out for "
+                f"{net.fabric} with {net.nics}: build it with instance_type={args.instance_type!r}"
+            )
+        # `aifactory-nodes`: the fleet's size on its template, which the placement policy reads.
+        self.labels = {
+            **label_safe(args.tags),
+            "fleet": label_safe({"f": name})["f"],
+            "aifactory-nodes": str(args.nodes),
+        }
+        child = pulumi.ResourceOptions(parent=self)
+
+        compact = args.compact_placement
+        if compact is None:
+            compact = args.capacity == "on-demand" and args.nodes > 1
+        elif compact and args.capacity == "reservation":
+            raise ValueError("a compact placement policy conflicts with consuming a reservation")
+        self.placement_policy: gcp.compute.ResourcePolicy | None = None
+        if compact:
+            self.placement_policy = gcp.compute.ResourcePolicy(
+                f"{name}-placement",
+                region=self.region,
+                group_placement_policy={"collocation": "COLLOCATED"},
+                description=f"compact placement of {name}",
+                opts=child,
+            )
+
+        # The network's NICs in order, as many as the type has: host gVNICs, then GPU NICs.
+        nics = args.network.nics[: layout.host_vpcs] + args.network.nics[len(args.network.host_subnets) :][
+            : layout.gpu_vpcs + layout.rdma_subnets
+        ]
+        network_interfaces = [
+            {"subnetwork": nic.subnetwork, "nic_type": nic.nic_type, "stack_type": "IPV4_ONLY"} for nic in nics
+        ]
+
+        self.startup_script = self._startup_script(name, args, layout.fabric)
+        boot_disk: dict = {
+            "boot": True,
+            "auto_delete": True,
+            "source_image": args.image,
+            "disk_size_gb": args.boot_disk_gb,
+            "disk_type": "hyperdisk-balanced" if layout.fabric == "rdma" else "pd-balanced",
+            "labels": self.labels,
+        }
+        if args.kms_key:
+            boot_disk["disk_encryption_key"] = {"kms_key_self_link": args.kms_key}
+
+        template_args: dict = {}
+        if self.placement_policy is not None:
+            template_args["resource_policies"] = self.placement_policy.self_link
+        if args.capacity == "reservation":
+            template_args["reservation_affinity"] = {
+                "type": "SPECIFIC_RESERVATION",
+                "specific_reservation": {"key": RESERVATION_KEY, "values": [args.reservation_id]},
+            }
+
+        self.template = gcp.compute.RegionInstanceTemplate(
+            f"{name}-template",
+            region=self.region,
+            machine_type=args.instance_type,
+            description=f"GPU nodes of {name} ({args.capacity})",
+            disks=[boot_disk],
+            network_interfaces=network_interfaces,
+            scheduling=self._scheduling(args.capacity),
+            shielded_instance_config={
+                "enable_secure_boot": args.secure_boot,
+                "enable_vtpm": True,
+                "enable_integrity_monitoring": True,
+            },
+            metadata={
+                "startup-script": self.startup_script,
+                "enable-oslogin": "TRUE",
+                "block-project-ssh-keys": "TRUE",
+            },
+            # Access is governed by the service account's IAM roles, not by scopes.
+            service_account={
+                **({"email": args.service_account} if args.service_account else {}),
+                "scopes": ["https://www.googleapis.com/auth/cloud-platform"],
+            },
+            labels=self.labels,
+            **template_args,
+            opts=child,
+        )
+
+        sizes = split_nodes(args.nodes, args.max_group_size)
+        # Same names as components.common.group_name(facility, fleet, i, n) when name = "<facility>-<fleet>".
+        self.group_names = [name if len(sizes) == 1 else f"{name}-{i:03d}" for i in range(len(sizes))]
+        self.groups: list[gcp.compute.InstanceGroupManager] = []
+        for group, size in zip(self.group_names, sizes):
+            self.groups.append(
+                gcp.compute.InstanceGroupManager(
+                    f"{group}-mig",
+                    base_instance_name=group,
+                    zone=args.zone,
+                    target_size=size,
+                    versions=[{"name": "primary", "instance_template": self.template.self_link}],
+                    list_managed_instances_results="PAGINATED",
+                    # Running GPU nodes are not replaced behind a job's back when the template changes.
+                    update_policy={"type": "OPPORTUNISTIC", "minimal_action": "REPLACE"},
+                    wait_for_instances=False,
+                    description=f"{size} x {args.instance_type} of {name}",
+                    opts=child,
+                )
+            )
+        self.group_ids = [g.id for g in self.groups]
+        self.register_outputs({"group_names": self.group_names, "group_ids": self.group_ids})
+
+    @staticmethod
+    def _scheduling(capacity: str) -> dict:
+        if capacity == "spot":
+            return {
+                "provisioning_model": "SPOT",
+                "preemptible": True,
+                "automatic_restart": False,
+                "on_host_maintenance": "TERMINATE",
+                "instance_termination_action": "DELETE",
+            }
+        return {"provisioning_model": "STANDARD", "automatic_restart": True, "on_host_maintenance": "TERMINATE"}
+
+    @staticmethod
+    def _startup_script(name: str, args: GpuFleetArgs, fabric: str) -> pulumi.Input[str]:
+        def script(commands: list[str]) -> str:
+            mounts = [
+                {"kind": fs.kind, "path": fs.mount_path, "command": command}
+                for fs, command in zip(args.filesystems, commands)
+            ]
+            return render(
+                "gcp-startup.sh.j2",
+                group=name,
+                machine_type=args.instance_type,
+                fabric=fabric,
+                mounts=mounts,
+                tcpx_plugin_image=TCPX_PLUGIN_IMAGE,
+                tcpx_rxdm_image=TCPX_RXDM_IMAGE,
+                tcpxo_plugin_image=TCPXO_PLUGIN_IMAGE,
+                tcpxo_rxdm_image=TCPXO_RXDM_IMAGE,
+            )
+
+        if not args.filesystems:
+            return script([])
+        return pulumi.Output.all(*[fs.mount_command for fs in args.filesystems]).apply(list).apply(script)
