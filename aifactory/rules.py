@@ -255,7 +255,12 @@ def filesystem_on_cloud_steps(spec: FacilitySpec) -> Iterator[Problem]:
         if (fs.capacity_tib is None) == (fs.capacity_gib is None):
             yield Problem(_path("filesystems", i), "give exactly one of capacity_tib or capacity_gib")
             continue
-        sku = catalog.storage_sku(spec.cloud, fs.kind, fs.throughput_mbps_per_tib if tiers else None)
+        service_tiers = [s.sku for s in skus if not s.throughput_mbps_per_tib and len(skus) > 1]
+        if fs.tier is not None and fs.tier not in service_tiers:
+            offered = f"one of {', '.join(service_tiers)}" if service_tiers else f"not used by {fs.kind}; leave it out"
+            yield Problem(_path("filesystems", i, "tier"), f"{spec.cloud} {fs.kind} tier is {offered}")
+            continue
+        sku = filesystem_sku(spec.cloud, fs)
         if sku is None:
             if tiers:
                 message = f"{spec.cloud} {fs.kind} offers {', '.join(map(str, tiers))} MB/s per TiB"
@@ -267,6 +272,13 @@ def filesystem_on_cloud_steps(spec: FacilitySpec) -> Iterator[Problem]:
         if not sku.allows(gib):
             key = "capacity_tib" if fs.capacity_tib is not None else "capacity_gib"
             yield Problem(_path("filesystems", i, key), _steps_message(gib, sku))
+
+
+def filesystem_sku(cloud: str, fs) -> catalog.StorageSku | None:
+    """The catalog SKU a filesystem spec asks for: by throughput tier, or by service tier (Filestore)."""
+    if fs.tier is not None:
+        return next((s for s in catalog.storage_skus(cloud, fs.kind) if s.sku == fs.tier), None)
+    return catalog.storage_sku(cloud, fs.kind, fs.throughput_mbps_per_tib)
 
 
 def filesystem_gib(fs, sku: catalog.StorageSku) -> int:

@@ -319,3 +319,17 @@ def test_gcp_parallelstore_steps():
 
 def test_not_a_mapping():
     assert problems(["a"]) == {"aifactory:facility": "must be a mapping (see the README for its keys)"}
+
+
+def test_filestore_tier_uses_its_own_steps():
+    data = gcp_facility()
+    data["filesystems"] = [{"name": "home", "kind": "filestore", "tier": "ENTERPRISE", "capacity_gib": 20480}]
+    assert problems(data)["aifactory:facility.filesystems[0].capacity_gib"].endswith("up to 10240 GiB")
+    data["filesystems"][0]["capacity_gib"] = 10240
+    load_facility(data)
+
+
+def test_filestore_unknown_tier():
+    data = gcp_facility()
+    data["filesystems"] = [{"name": "home", "kind": "filestore", "tier": "PLATINUM", "capacity_gib": 1024}]
+    assert "ZONAL" in problems(data)["aifactory:facility.filesystems[0].tier"]
