@@ -192,6 +192,36 @@ def _common_zones(spec: FacilitySpec) -> list[str] | None:
 
 
 @rule
+def aws_zone_known(spec: FacilitySpec) -> Iterator[Problem]:
+    """An AWS GPU fleet lives in one subnet in one zone; the facility must know which."""
+    if spec.cloud != "aws" or spec.zone or not spec.fleets:
+        return
+    if not _common_zones(spec):
+        yield Problem(
+            _path("zone"),
+            f"the catalog knows no zone of {spec.region} offering every fleet's type; set zone "
+            f"(a zone ID like use1-az4, or a zone name like {spec.region}a)",
+        )
+
+
+@rule
+def budget_fits_cloud_limits(spec: FacilitySpec) -> Iterator[Problem]:
+    if spec.budget is None:
+        return
+    # AWS Budgets: 10 notifications a budget (one actual and one forecasted per threshold) and
+    # 10 email subscribers a notification; Google Cloud budgets: 5 monitoring channels.
+    limits = {"aws": ("thresholds_pct", 5, "AWS allows 10 notifications a budget: an actual and a forecasted one each"),
+              "gcp": ("alert_emails", 5, "a Google Cloud budget notifies at most 5 monitoring channels")}
+    emails = {"aws": 10}
+    if spec.cloud in limits:
+        key, most, why = limits[spec.cloud]
+        if len(getattr(spec.budget, key)) > most:
+            yield Problem(_path("budget", key), f"at most {most} on {spec.cloud}: {why}")
+    if len(spec.budget.alert_emails) > emails.get(spec.cloud, 10**6):
+        yield Problem(_path("budget", "alert_emails"), "at most 10 on aws (email subscribers a notification)")
+
+
+@rule
 def reservation_matches_capacity(spec: FacilitySpec) -> Iterator[Problem]:
     for i, fleet in enumerate(spec.fleets):
         reserved = fleet.capacity in ("reservation", "capacity-block")

@@ -333,3 +333,15 @@ def test_filestore_unknown_tier():
     data = gcp_facility()
     data["filesystems"] = [{"name": "home", "kind": "filestore", "tier": "PLATINUM", "capacity_gib": 1024}]
     assert "ZONAL" in problems(data)["aifactory:facility.filesystems[0].tier"]
+
+
+def test_aws_budget_thresholds_capped_at_five():
+    data = aws_facility()
+    data["budget"]["thresholds_pct"] = [10, 20, 30, 40, 50, 60]
+    assert "at most 5 on aws" in problems(data)["aifactory:facility.budget.thresholds_pct"]
+
+
+def test_gcp_budget_emails_capped_at_five():
+    data = gcp_facility(budget={"monthly_usd": 10, "alert_emails": [f"a{i}@example.com" for i in range(6)]})
+    data["gcp"]["billing_account"] = "012345-6789AB-CDEF01"
+    assert "at most 5 on gcp" in problems(data)["aifactory:facility.budget.alert_emails"]

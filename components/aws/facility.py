@@ -1,0 +1,167 @@
+"""Facility: one AWS AI factory from a `FacilitySpec` -- provider, network, fleets, filesystems, budget.
+
+One explicit `aws.Provider` per facility for its region, with the facility's tags as
+`default_tags`, is handed to every child through `opts.providers`, so each resource is tagged and
+the region is visible to policies. Nodes get an instance profile with SSM Session Manager access
+(AmazonSSMManagedInstanceCore), since they have no public IPs and, without `aws.key_name`, no SSH.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from aifactory import catalog, rules
+from aifactory.spec import FacilitySpec
+from components.aws.budget import BudgetGuard, BudgetGuardArgs
+from components.aws.filesystem import ParallelFilesystem, ParallelFilesystemArgs
+from components.aws.fleet import GpuFleet, GpuFleetArgs
+from components.aws.network import ClusterNetwork, ClusterNetworkArgs
+
+TYPE = "aifactory:aws:Facility"
+SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+
+
+class Facility(pulumi.ComponentResource):
+    provider: aws.Provider
+    network: ClusterNetwork
+    fleets: dict[str, GpuFleet]
+    filesystems: dict[str, ParallelFilesystem]
+    budget: BudgetGuard | None
+
+    def __init__(self, name: str, spec: FacilitySpec, opts: pulumi.ResourceOptions | None = None):
+        if spec.cloud != "aws":
+            raise ValueError(f"components.aws builds AWS facilities, not '{spec.cloud}'")
+        super().__init__(TYPE, name, None, opts)
+        self.spec = spec
+        self.region = spec.region
+        tags = spec.merged_tags()
+        if spec.zone is None:
+            # rules.aws_zone_known refuses such a spec; a hand-built one gets the same answer.
+            raise ValueError(f"{name}: set the facility zone (a zone ID like use1-az4 or a zone name)")
+        zone = spec.zone
+        self.zone = zone
+
+        self.provider = aws.Provider(
+            f"{name}-aws",
+            region=spec.region,
+            default_tags={"tags": tags},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        child = pulumi.ResourceOptions(parent=self, providers={"aws": self.provider})
+
+        plan = rules.subnet_plan(spec)
+        self.network = ClusterNetwork(
+            f"{name}-net",
+            ClusterNetworkArgs(
+                region=spec.region,
+                cidr=spec.network.cidr,
+                zone=zone,
+                tags=tags,
+                nat=spec.network.nat,
+                compute_cidr=plan.compute,
+            ),
+            opts=child,
+        )
+
+        self.filesystems = {}
+        lustre = [fs for fs in spec.filesystems if fs.kind == "lustre"]
+        for fs in spec.filesystems:
+            sku = catalog.storage_sku("aws", fs.kind, fs.throughput_mbps_per_tib)
+            if sku is None:
+                raise ValueError(f"no AWS {fs.kind} SKU at {fs.throughput_mbps_per_tib} MB/s/TiB")
+            self.filesystems[fs.name] = ParallelFilesystem(
+                f"{name}-{fs.name}",
+                ParallelFilesystemArgs(
+                    kind=fs.kind,
+                    capacity_gib=rules.filesystem_gib(fs.capacity_tib, sku),
+                    throughput_mbps_per_tib=int(fs.throughput_mbps_per_tib or sku.throughput_mbps_per_tib),
+                    data_repository=fs.data_repository,
+                    network=self.network,
+                    zone=zone,
+                    tags=tags,
+                    mount_point="/fsx" if len(lustre) == 1 else f"/fsx/{fs.name}",
+                ),
+                opts=child,
+            )
+
+        profile = None
+        if spec.fleets:
+            role = aws.iam.Role(
+                f"{name}-node",
+                assume_role_policy=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "ec2.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    }
+                ),
+                opts=child,
+            )
+            aws.iam.RolePolicyAttachment(f"{name}-node-ssm", role=role.name, policy_arn=SSM_CORE_POLICY, opts=child)
+            profile = aws.iam.InstanceProfile(f"{name}-node", role=role.name, opts=child)
+
+        mounts = [self.filesystems[fs.name].mount() for fs in lustre]
+        key_name = spec.aws.key_name if spec.aws else None
+        self.fleets = {}
+        for fleet in spec.fleets:
+            self.fleets[fleet.name] = GpuFleet(
+                f"{name}-{fleet.name}",
+                GpuFleetArgs(
+                    instance_type=fleet.instance_type,
+                    nodes=fleet.nodes,
+                    capacity=fleet.capacity,
+                    reservation_id=fleet.reservation_id,
+                    zone=zone,
+                    network=self.network,
+                    tags=tags,
+                    filesystems=mounts,
+                    key_name=key_name,
+                    instance_profile_arn=profile.arn if profile is not None else None,
+                ),
+                opts=child,
+            )
+
+        self.budget = None
+        if spec.budget is not None:
+            groups = [g for f in self.fleets.values() for g in f.group_names]
+            stop = spec.budget.enforce == "stop" and bool(groups)
+            if spec.budget.enforce == "stop" and not groups:
+                pulumi.log.warn(f"{name}: budget.enforce is 'stop' but there are no fleets to stop", resource=self)
+            self.budget = BudgetGuard(
+                f"{name}-budget",
+                BudgetGuardArgs(
+                    monthly_usd=spec.budget.monthly_usd,
+                    alert_emails=[str(e) for e in spec.budget.alert_emails],
+                    thresholds_pct=list(spec.budget.thresholds_pct),
+                    facility=spec.name,
+                    enforce="stop" if stop else "none",
+                    stop_group_names=groups if stop else (),
+                    region=spec.region,
+                    tags=tags,
+                ),
+                opts=child,
+            )
+
+        self.register_outputs(self.exports())
+
+    @classmethod
+    def from_spec(cls, spec: FacilitySpec, opts: pulumi.ResourceOptions | None = None) -> "Facility":
+        return cls(spec.name, spec, opts)
+
+    def exports(self) -> dict:
+        return {
+            "region": self.region,
+            "fleets": {fleet: list(f.group_names) for fleet, f in self.fleets.items()},
+            "filesystems": {
+                fs: {"dns_name": f.dns_name, "mount_name": f.mount_name} for fs, f in self.filesystems.items()
+            },
+            "budget": self.budget.budget_name if self.budget is not None else None,
+        }

@@ -1,0 +1,254 @@
+"""GpuFleet: GPU nodes of one instance type as fixed-size Auto Scaling groups over one launch template.
+
+Scale is O(groups), not O(nodes): a fleet is one launch template plus one Auto Scaling group (and,
+for on-demand and spot capacity, one cluster placement group) per group, and it is split into
+several groups only above `max_nodes_per_group`. Amazon EC2 Auto Scaling documents no maximum
+group size (its quotas page lists groups per Region, not instances per group:
+docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-quotas.html), so the default cap is
+the documented ceiling of one fleet launch, "Target capacity per EC2 Fleet or Spot Fleet: 10,000"
+(docs.aws.amazon.com/AWSEC2/latest/UserGuide/fleet-quotas.html).
+
+The launch template carries one network interface on every EFA network card the type has (count
+from `aifactory.catalog`), laid out as the EC2 user guide's "Maximize network bandwidth on Amazon
+EC2 instances with multiple network cards" (efa-acc-inst-types.html) describes for P5: card 0,
+device index 0, an EFA (with ENA) primary interface; every other card device index 1, EFA-only
+(EFA-only interfaces take no IP address). No interface gets a public IP; each carries the cluster
+security group and is deleted with the instance.
+
+Instance type, node count (min = max = desired) and zone are literal inputs; the group also
+carries the instance type, capacity and zone as literal tags (`aifactory:instance-type`, ...)
+so a policy reading only the group sees them, and it depends on its launch template explicitly.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from aifactory import catalog
+from components.aws.filesystem import LustreMount
+from components.aws.network import ClusterNetwork
+from components.common import render, split_nodes
+
+TYPE = "aifactory:aws:GpuFleet"
+CAPACITIES = ("on-demand", "spot", "reservation", "capacity-block")
+# AWS Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04), resolved by EC2 at launch. The
+# parameter name follows /aws/service/deeplearning/ami/$architecture/$ami_type/latest/ami-id
+# (docs.aws.amazon.com/dlami/latest/devguide/find-dlami-id.html); `resolve:ssm:` in a launch
+# template (docs.aws.amazon.com/autoscaling/ec2/userguide/using-systems-manager-parameters.html).
+DLAMI_BASE_SSM = (
+    "resolve:ssm:/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id"
+)
+MAX_NODES_PER_GROUP = 10_000
+USER_DATA_LIMIT = 16 * 1024  # EC2 user data, raw, before base64
+TEMPLATE = "aws-node-bootstrap.sh.j2"
+
+
+@dataclass
+class GpuFleetArgs:
+    instance_type: str
+    nodes: int
+    zone: str
+    network: ClusterNetwork
+    capacity: str = "on-demand"
+    reservation_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    filesystems: Sequence[LustreMount] = ()
+    image_id: str = DLAMI_BASE_SSM
+    root_volume_gib: int = 200
+    key_name: str | None = None  # none: SSM Session Manager access only
+    instance_profile_arn: pulumi.Input[str] | None = None
+    max_nodes_per_group: int = MAX_NODES_PER_GROUP
+    efa_interfaces: int | None = None  # default: every EFA card the catalog lists for the type
+    placement_group: bool | None = None  # default: a cluster placement group for on-demand and spot
+    metadata_hop_limit: int = 2  # 2 lets containers on the node reach IMDSv2
+
+
+def efa_interface_count(instance_type: str) -> int:
+    itype = catalog.instance("aws", instance_type)
+    if itype is None or itype.fabric != "efa":
+        return 0
+    return itype.fabric_interfaces or 0
+
+
+def network_interfaces(
+    efa_interfaces: int, subnet_id: pulumi.Input[str], security_group_id: pulumi.Input[str]
+) -> list[dict]:
+    """Card 0 / device 0: the primary (EFA with ENA, or plain ENA on a type without EFA);
+    cards 1..n-1 / device 1: EFA-only. No public IPs, deleted with the instance."""
+    common = {
+        "subnet_id": subnet_id,
+        "security_groups": [security_group_id],
+        "associate_public_ip_address": "false",
+        "delete_on_termination": "true",
+    }
+    primary = {**common, "network_card_index": 0, "device_index": 0}
+    if efa_interfaces > 0:
+        primary["interface_type"] = "efa"
+    others = [
+        {**common, "network_card_index": card, "device_index": 1, "interface_type": "efa-only"}
+        for card in range(1, efa_interfaces)
+    ]
+    return [primary, *others]
+
+
+def user_data(context: dict) -> str:
+    script = render(TEMPLATE, **context)
+    if len(script.encode()) > USER_DATA_LIMIT:
+        raise ValueError(f"node bootstrap is {len(script.encode())} bytes; EC2 user data is at most 16 KB")
+    return base64.b64encode(script.encode()).decode()
+
+
+class GpuFleet(pulumi.ComponentResource):
+    group_names: list[str]
+    group_sizes: list[int]
+    group_ids: list[pulumi.Output[str]]
+    launch_template_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GpuFleetArgs, opts: pulumi.ResourceOptions | None = None):
+        if args.capacity not in CAPACITIES:
+            raise ValueError(f"capacity must be one of {', '.join(CAPACITIES)}, not '{args.capacity}'")
+        if args.capacity in ("reservation", "capacity-block") and not args.reservation_id:
+            raise ValueError(f"capacity '{args.capacity}' needs reservation_id")
+        if not isinstance(args.nodes, int) or isinstance(args.nodes, bool):
+            raise TypeError("nodes must be a plain int (policies read it)")
+        if not isinstance(args.instance_type, str) or not isinstance(args.zone, str):
+            raise TypeError("instance_type and zone must be plain strings (policies read them)")
+        if getattr(args.network, "zone", args.zone) != args.zone:
+            raise ValueError(f"fleet zone {args.zone} differs from its network's zone {args.network.zone}")
+        super().__init__(TYPE, name, None, opts)
+
+        child = pulumi.ResourceOptions(parent=self)
+        net = args.network
+        efa = args.efa_interfaces if args.efa_interfaces is not None else efa_interface_count(args.instance_type)
+        want_pg = args.placement_group
+        if want_pg is None:
+            # Capacity Blocks are already placed together (in EC2 UltraClusters); forcing a placement
+            # group onto them, or onto a targeted reservation made outside one, fails to launch.
+            want_pg = args.capacity in ("on-demand", "spot")
+
+        sizes = split_nodes(args.nodes, args.max_nodes_per_group)
+        names = [name if len(sizes) == 1 else f"{name}-{i:03d}" for i in range(len(sizes))]
+
+        mounts = list(args.filesystems)
+        context = {
+            "fleet": name,
+            "instance_type": args.instance_type,
+            "efa_interfaces": efa,
+        }
+        if mounts:
+            encoded = pulumi.Output.all(
+                *[m.dns_name for m in mounts], *[m.mount_name for m in mounts]
+            ).apply(
+                lambda values: user_data(
+                    {
+                        **context,
+                        "mounts": [
+                            {"dns_name": values[i], "mount_name": values[len(mounts) + i], "mount_point": m.mount_point}
+                            for i, m in enumerate(mounts)
+                        ],
+                    }
+                )
+            )
+        else:
+            encoded = user_data({**context, "mounts": []})
+
+        market = None
+        reservation = None
+        if args.capacity == "spot":
+            market = {"market_type": "spot", "spot_options": {"instance_interruption_behavior": "terminate"}}
+        elif args.capacity == "capacity-block":
+            market = {"market_type": "capacity-block"}
+        if args.capacity in ("reservation", "capacity-block"):
+            reservation = {"capacity_reservation_target": {"capacity_reservation_id": args.reservation_id}}
+
+        node_tags = {**args.tags, "Name": name, "aifactory:fleet": name}
+        template = aws.ec2.LaunchTemplate(
+            f"{name}-template",
+            description=f"aifactory {name}: {args.instance_type}, {efa} EFA interfaces",
+            instance_type=args.instance_type,
+            image_id=args.image_id,
+            key_name=args.key_name,
+            iam_instance_profile={"arn": args.instance_profile_arn} if args.instance_profile_arn else None,
+            user_data=encoded,
+            network_interfaces=network_interfaces(efa, net.compute_subnet_id, net.cluster_security_group_id),
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",
+                "http_put_response_hop_limit": args.metadata_hop_limit,
+            },
+            block_device_mappings=[
+                {
+                    "device_name": "/dev/sda1",
+                    "ebs": {
+                        "volume_size": args.root_volume_gib,
+                        "volume_type": "gp3",
+                        "encrypted": "true",
+                        "delete_on_termination": "true",
+                    },
+                }
+            ],
+            instance_market_options=market,
+            capacity_reservation_specification=reservation,
+            tag_specifications=[
+                {"resource_type": kind, "tags": node_tags} for kind in ("instance", "volume", "network-interface")
+            ],
+            update_default_version=True,
+            tags={**args.tags, "Name": f"{name}-template"},
+            opts=child,
+        )
+
+        group_tags = {
+            **args.tags,
+            "aifactory:fleet": name,
+            "aifactory:instance-type": args.instance_type,
+            "aifactory:capacity": args.capacity,
+            "aifactory:zone": args.zone,
+        }
+        if args.reservation_id:
+            group_tags["aifactory:reservation"] = args.reservation_id
+
+        ids = []
+        for group, size in zip(names, sizes):
+            depends: list[pulumi.Resource] = [template]
+            placement = None
+            if want_pg:
+                pg = aws.ec2.PlacementGroup(
+                    f"{group}-pg", strategy="cluster", tags={**args.tags, "Name": group}, opts=child
+                )
+                placement = pg.id
+                depends.append(pg)
+            asg = aws.autoscaling.Group(
+                group,
+                name=group,
+                min_size=size,
+                max_size=size,
+                desired_capacity=size,
+                vpc_zone_identifiers=[net.compute_subnet_id],
+                launch_template={"id": template.id, "version": "$Latest"},
+                placement_group=placement,
+                health_check_type="EC2",
+                health_check_grace_period=900,
+                wait_for_capacity_timeout="0",
+                tags=[
+                    {"key": key, "value": value, "propagate_at_launch": True}
+                    for key, value in {**group_tags, "Name": group}.items()
+                ],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+            )
+            ids.append(asg.id)
+
+        self.instance_type = args.instance_type
+        self.capacity = args.capacity
+        self.efa_interfaces = efa
+        self.group_names = names
+        self.group_sizes = sizes
+        self.group_ids = ids
+        self.launch_template_id = template.id
+        self.register_outputs(
+            {"group_names": names, "group_ids": ids, "launch_template_id": template.id}
+        )

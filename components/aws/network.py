@@ -1,0 +1,224 @@
+"""ClusterNetwork: the VPC a facility's GPU fleets and filesystems live in.
+
+One VPC with DNS support and hostnames, a private compute subnet and a private storage subnet
+in the facility zone (CIDRs from `aifactory.netplan`), a private route table with an S3 gateway
+endpoint, and -- only when `nat=True` -- a public subnet with an internet gateway and a NAT
+gateway as the private default route. Without NAT there is no internet gateway at all.
+
+One cluster security group: ingress and egress for all protocols from and to itself (what EFA
+needs: "a security group that allows all inbound and outbound traffic to and from the security
+group itself", docs.aws.amazon.com/AWSEC2/latest/UserGuide/efa-start.html#efa-start-security),
+plus HTTPS egress to the S3 prefix list (and to the internet only when NAT is on). Rules are
+separate `aws.vpc.SecurityGroupIngressRule`/`EgressRule` resources, the provider's current best
+practice (pulumi_aws `ec2.SecurityGroup` docstring: "use the current best practice of the
+`vpc.SecurityGroupEgressRule` and `vpc.SecurityGroupIngressRule` resources").
+
+The public subnet (NAT only) is carved from the upper half of the storage slot, so the compute
+and storage subnets never change when NAT is switched on or off.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from aifactory import netplan, rules
+
+TYPE = "aifactory:aws:ClusterNetwork"
+
+
+def zone_inputs(zone: str) -> dict[str, str]:
+    """A subnet's zone input: `availability_zone_id` for a zone ID (use1-az4, the same physical
+    zone in every account, as capacity reservations are placed), else `availability_zone`."""
+    if rules.is_aws_zone_id(zone):
+        return {"availability_zone_id": zone}
+    return {"availability_zone": zone}
+
+
+@dataclass
+class ClusterNetworkArgs:
+    region: str
+    cidr: str
+    zone: str  # a zone name (us-east-1a) or a zone ID (use1-az4)
+    tags: dict[str, str] = field(default_factory=dict)
+    nat: bool = False
+    compute_cidr: str | None = None  # default: netplan slot 0
+    storage_cidr: str | None = None  # default: lower half of netplan slot 1
+    public_cidr: str | None = None  # default: first /26 of the upper half of netplan slot 1 (NAT only)
+
+
+def _carve(args: ClusterNetworkArgs) -> tuple[str, str, str]:
+    plan = netplan.plan(args.cidr)
+    slot = ipaddress.ip_network(plan.storage)
+    if slot.prefixlen >= 28:
+        raise ValueError(f"{args.cidr} leaves no room for a storage and a public subnet (slot {slot})")
+    lower, upper = slot.subnets(prefixlen_diff=1)
+    public = next(upper.subnets(new_prefix=max(upper.prefixlen, 26)))
+    return (
+        args.compute_cidr or plan.compute,
+        args.storage_cidr or str(lower),
+        args.public_cidr or str(public),
+    )
+
+
+class ClusterNetwork(pulumi.ComponentResource):
+    vpc_id: pulumi.Output[str]
+    network_id: pulumi.Output[str]
+    compute_subnet_id: pulumi.Output[str]
+    storage_subnet_id: pulumi.Output[str]
+    cluster_security_group_id: pulumi.Output[str]
+    private_route_table_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ClusterNetworkArgs, opts: pulumi.ResourceOptions | None = None):
+        compute_cidr, storage_cidr, public_cidr = _carve(args)
+        super().__init__(TYPE, name, None, opts)
+        self.region = args.region
+        self.zone = args.zone
+        self.compute_cidr, self.storage_cidr = compute_cidr, storage_cidr
+        child = pulumi.ResourceOptions(parent=self)
+
+        def tags(suffix: str) -> dict[str, str]:
+            return {**args.tags, "Name": f"{name}-{suffix}"}
+
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags=tags("vpc"),
+            opts=child,
+        )
+        compute = aws.ec2.Subnet(
+            f"{name}-compute",
+            vpc_id=vpc.id,
+            cidr_block=compute_cidr,
+            **zone_inputs(args.zone),
+            map_public_ip_on_launch=False,
+            tags=tags("compute"),
+            opts=child,
+        )
+        storage = aws.ec2.Subnet(
+            f"{name}-storage",
+            vpc_id=vpc.id,
+            cidr_block=storage_cidr,
+            **zone_inputs(args.zone),
+            map_public_ip_on_launch=False,
+            tags=tags("storage"),
+            opts=child,
+        )
+        private_rt = aws.ec2.RouteTable(f"{name}-private", vpc_id=vpc.id, tags=tags("private"), opts=child)
+        for subnet, label in ((compute, "compute"), (storage, "storage")):
+            aws.ec2.RouteTableAssociation(
+                f"{name}-{label}-rt", subnet_id=subnet.id, route_table_id=private_rt.id, opts=child
+            )
+        s3 = aws.ec2.VpcEndpoint(
+            f"{name}-s3",
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{args.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[private_rt.id],
+            tags=tags("s3"),
+            opts=child,
+        )
+
+        if args.nat:
+            igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tags("igw"), opts=child)
+            public = aws.ec2.Subnet(
+                f"{name}-public",
+                vpc_id=vpc.id,
+                cidr_block=public_cidr,
+                **zone_inputs(args.zone),
+                map_public_ip_on_launch=False,  # only the NAT gateway lives here, with its EIP
+                tags=tags("public"),
+                opts=child,
+            )
+            public_rt = aws.ec2.RouteTable(f"{name}-public", vpc_id=vpc.id, tags=tags("public"), opts=child)
+            aws.ec2.Route(
+                f"{name}-public-default",
+                route_table_id=public_rt.id,
+                destination_cidr_block="0.0.0.0/0",
+                gateway_id=igw.id,
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-rt", subnet_id=public.id, route_table_id=public_rt.id, opts=child
+            )
+            eip = aws.ec2.Eip(f"{name}-nat", domain="vpc", tags=tags("nat"), opts=child)
+            nat = aws.ec2.NatGateway(
+                f"{name}-nat",
+                allocation_id=eip.id,
+                subnet_id=public.id,
+                connectivity_type="public",
+                tags=tags("nat"),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+            )
+            aws.ec2.Route(
+                f"{name}-private-default",
+                route_table_id=private_rt.id,
+                destination_cidr_block="0.0.0.0/0",
+                nat_gateway_id=nat.id,
+                opts=child,
+            )
+
+        cluster_sg = aws.ec2.SecurityGroup(
+            f"{name}-cluster",
+            vpc_id=vpc.id,
+            description="aifactory GPU cluster: all traffic within the group (EFA), HTTPS out",
+            tags=tags("cluster"),
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-cluster-in-self",
+            security_group_id=cluster_sg.id,
+            ip_protocol="-1",
+            referenced_security_group_id=cluster_sg.id,
+            description="all traffic from the cluster itself (EFA, NCCL)",
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-cluster-out-self",
+            security_group_id=cluster_sg.id,
+            ip_protocol="-1",
+            referenced_security_group_id=cluster_sg.id,
+            description="all traffic to the cluster itself (EFA, NCCL)",
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-cluster-out-s3",
+            security_group_id=cluster_sg.id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            prefix_list_id=s3.prefix_list_id,
+            description="HTTPS to S3 through the gateway endpoint",
+            opts=child,
+        )
+        if args.nat:
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-cluster-out-https",
+                security_group_id=cluster_sg.id,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                cidr_ipv4="0.0.0.0/0",
+                description="HTTPS to the internet through the NAT gateway",
+                opts=child,
+            )
+
+        self.vpc_id = vpc.id
+        self.network_id = vpc.id
+        self.compute_subnet_id = compute.id
+        self.storage_subnet_id = storage.id
+        self.cluster_security_group_id = cluster_sg.id
+        self.private_route_table_id = private_rt.id
+        self.register_outputs(
+            {
+                "network_id": vpc.id,
+                "compute_subnet_id": compute.id,
+                "storage_subnet_id": storage.id,
+                "cluster_security_group_id": cluster_sg.id,
+            }
+        )
