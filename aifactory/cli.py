@@ -15,7 +15,7 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
-from aifactory.spec import SpecError
+from aifactory.problems import SpecError
 
 app = typer.Typer(
     name="aifactory",
@@ -261,6 +261,11 @@ def catalog_show(
     out.print("prices (USD per node-hour):")
     for p in prices:
         out.print(f"  {p.region} {p.capacity}: {p.usd_per_hour}  [{p.source_date}; {p.source}]", markup=False)
+
+
+from aifactory import diffcmd  # noqa: E402  (adds the `diff` command)
+
+diffcmd.register(app)
 
 
 def _num(value: float | int | None) -> str:

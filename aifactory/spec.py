@@ -8,10 +8,11 @@ in one `SpecError`, so a bad config is refused before anything is registered.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
+
+from aifactory.problems import Problem, SpecError
 
 CONFIG_KEY = "aifactory:facility"
 
@@ -108,23 +109,6 @@ class FacilitySpec(_Model):
             "managed-by": "aifactory",
             **self.tags,
         }
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
-
-
-class SpecError(ValueError):
-    """A facility config that cannot be built; `problems` lists every one by config path."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 def config_path(loc: tuple[Any, ...] | list[Any], root: str = CONFIG_KEY) -> str:

@@ -1,0 +1,129 @@
+"""The offline engine: run the Pulumi program under the SDK's mocks, judge it with the real pack.
+
+`preview(stack)` loads the stack config, refuses a bad one (SpecError) before anything runs,
+runs `__main__.py` in-process under a recording mock monitor in preview mode (IDs unknown, as
+for a new stack), starts the policy pack as its own process and drives it over its gRPC
+Analyzer interface as the engine does, then estimates cost and power from the same inventory
+the pack reads. No cloud is called.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aifactory import estimate as estimating
+from aifactory import inventory as inventories
+from aifactory import stackfile
+from aifactory.spec import FacilitySpec, Problem, SpecError, load_facility
+
+PROJECT_ROOT = stackfile.PROJECT_ROOT
+PROGRAM = PROJECT_ROOT / "__main__.py"
+POLICY_PACK = PROJECT_ROOT / "policies"
+POLICY_CONFIG_DIR = POLICY_PACK / "config"
+
+
+@dataclass
+class Preview:
+    project: str
+    stack: str
+    stack_config: Path
+    spec: FacilitySpec
+    resources: list[Any]
+    outputs: dict
+    pack: str
+    policies: list[Any]
+    violations: list[Any]
+    policy_config: Path | None
+    estimate: estimating.Estimate
+    unknowns: list[Any] = field(default_factory=list)
+
+    @property
+    def mandatory(self) -> list[Any]:
+        return [v for v in self.violations if v.enforcement == "mandatory"]
+
+    def to_json(self) -> dict:
+        return {
+            "project": self.project,
+            "stack": self.stack,
+            "stack_config": str(self.stack_config),
+            "facility": self.spec.model_dump(mode="json"),
+            "resources": [r.to_json() for r in self.resources],
+            "outputs": self.outputs,
+            "policies": {
+                "pack": self.pack,
+                "config": str(self.policy_config) if self.policy_config else None,
+                "policies": [
+                    {
+                        "name": p.name,
+                        "description": p.description,
+                        "policy_type": getattr(p, "policy_type", None),
+                        "enforcement_level": p.enforcement_level,
+                        "config_schema": p.config_schema,
+                    }
+                    for p in self.policies
+                ],
+                "violations": [
+                    {"policy": v.policy, "enforcement": v.enforcement, "message": v.message, "urn": v.urn}
+                    for v in self.violations
+                ],
+            },
+            "estimate": self.estimate.to_json(),
+            "unknowns": [str(u) for u in self.unknowns],
+        }
+
+
+def default_policy_config(team: str) -> Path | None:
+    for candidate in (POLICY_CONFIG_DIR / f"{team}.json", POLICY_CONFIG_DIR / "default.json"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_policy_config(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SpecError([Problem(str(path), "no such policy config file")]) from None
+    except json.JSONDecodeError as error:
+        raise SpecError([Problem(str(path), f"is not valid JSON: {error}")]) from None
+    if not isinstance(data, dict):
+        raise SpecError([Problem(str(path), "must be a JSON object of policy name → settings")])
+    return data
+
+
+def program_config(stack: stackfile.StackFile) -> dict[str, str]:
+    """The stack's config as the engine hands it to a program: structured values as JSON text."""
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in stack.config.items()}
+
+
+def preview(stack: str, policy_config: Path | None = None) -> Preview:
+    from aifactory.analyzer import analyze_all
+    from aifactory.recording import run_program
+
+    stack_file = stackfile.read(stack)
+    spec = load_facility(stack_file.facility)
+    config_path = policy_config or default_policy_config(spec.team)
+    config = read_policy_config(config_path) if config_path else {}
+
+    run = run_program(PROGRAM, project="aifactory", stack=stack_file.name, config=program_config(stack_file),
+                      known_ids=False)
+    inventory = inventories.from_resources(run.resources)
+    infos, violations = analyze_all(POLICY_PACK, run.resources, config)
+    pack = "aifactory"
+    return Preview(
+        project=run.project,
+        stack=stack_file.name,
+        stack_config=stack_file.path,
+        spec=spec,
+        resources=run.resources,
+        outputs=run.outputs,
+        pack=pack,
+        policies=infos,
+        violations=violations,
+        policy_config=config_path,
+        estimate=estimating.estimate(inventory),
+        unknowns=list(getattr(inventory, "unknowns", [])),
+    )
