@@ -1,11 +1,12 @@
 """Run a Pulumi program in-process under the SDK's mock monitor and record every registration.
 
 This is the first half of the offline engine (see DESIGN.md, ``aifactory/preview.py``): the
-program is executed by the real Pulumi Python SDK exactly as the language host would run it
-(``pulumi.runtime.run_in_stack`` in a fresh event loop and a fresh ``contextvars`` context, the
-way ``pulumi.automation``'s inline-program server does), but its resource monitor is a
-:class:`RecordingMonitor` -- a subclass of the SDK's own ``MockMonitor`` -- instead of the
-engine. Every ``RegisterResource`` request is recorded as the engine would receive it:
+program is executed by the real Pulumi Python SDK as the language host runs it
+(``pulumi.runtime.run_in_stack`` in a fresh event loop, on a worker thread, inside a fresh
+``contextvars`` context -- the way ``pulumi.automation``'s inline-program server does), but its
+resource monitor is a :class:`RecordingMonitor` -- a subclass of the SDK's own ``MockMonitor`` --
+instead of the engine. Every ``RegisterResource`` request is recorded as the engine would receive
+it (the root ``pulumi:pulumi:Stack`` and component resources included):
 
 * URNs are computed with the engine's rule (the parent's full qualified type, except that the
   root ``pulumi:pulumi:Stack`` never appears in a child's type), not ``MockMonitor.make_urn``'s
@@ -17,7 +18,7 @@ engine. Every ``RegisterResource`` request is recorded as the engine would recei
   :data:`UNKNOWN`;
 * provider references lose their ``::<id>`` suffix.
 
-The mocks answer like the brief's ``Mocks``: a custom resource gets the ID ``<name>_id`` and its
+The default mocks (:class:`RecordingMocks`): a custom resource gets the ID ``<name>_id`` and its
 inputs back as its state (output-only properties therefore stay unknown during a preview); an
 invoke returns ``{}`` and its token is kept in :attr:`ProgramRun.invokes`.
 """
@@ -26,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
+import json
 import logging
 import os
 import runpy
@@ -40,6 +43,7 @@ from typing import Any, Optional, Union
 from google.protobuf import empty_pb2, struct_pb2
 
 import pulumi.runtime
+from pulumi._utils import ContextProperty
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as _settings
 from pulumi.runtime.mocks import MockCallArgs, MockEngine, MockMonitor, MockResourceArgs, Mocks
@@ -248,7 +252,7 @@ class ProgramRun:
 
 
 class RecordingMocks(Mocks):
-    """The brief's mocks: ID ``<name>_id``, inputs as state; invokes return ``{}``."""
+    """The default mocks: ID ``<name>_id``, inputs as state; invokes return ``{}``."""
 
     def __init__(self, known_ids: bool = True) -> None:
         self.known_ids = known_ids
@@ -263,13 +267,15 @@ class RecordingMocks(Mocks):
 class RecordingMonitor(MockMonitor):
     """A ``MockMonitor`` that records every request as the engine would receive it.
 
-    ``RegisterResource`` implements :class:`RecordingMocks` semantics directly on the wire: the
-    response's state *is* the request's ``object`` Struct (inputs as state), so no
-    deserialize/serialize round trip is paid -- recording costs one Struct-to-dict copy.
+    Without ``mocks``, ``RegisterResource`` implements :class:`RecordingMocks` semantics directly
+    on the wire: the response's state *is* the request's ``object`` Struct (inputs as state), so
+    no deserialize/serialize round trip is paid -- recording costs one Struct-to-dict copy. Given
+    ``mocks``, registrations are answered by ``mocks.new_resource`` as ``MockMonitor`` does.
     """
 
     def __init__(self, project: str, stack: str, mocks: Optional[Mocks] = None, *, known_ids: bool = True):
         super().__init__(mocks if mocks is not None else RecordingMocks(known_ids))
+        self._echo_inputs = mocks is None
         self.project = project
         self.stack = stack
         self.known_ids = known_ids
@@ -319,14 +325,19 @@ class RecordingMonitor(MockMonitor):
             if urn in self._objects:
                 # The engine refuses a second registration of the same URN.
                 raise Exception(f"Duplicate resource URN '{urn}'; try giving it a unique name")
-            rid = ""
-            if request.custom and self.known_ids:
-                rid = f"{request.name}_id"
-            self._objects[urn] = (rid, obj)
+            self._objects[urn] = ("", obj)
             self.records.append(rec)
 
         if request.type == ROOT_STACK_TYPE:
             return resource_pb2.RegisterResourceResponse(urn=urn)
+        if not self._echo_inputs:
+            response = super().RegisterResource(request)
+            with self._lock:
+                self._objects[urn] = (response.id, response.object)
+            return response
+        rid = f"{request.name}_id" if request.custom and self.known_ids else ""
+        with self._lock:
+            self._objects[urn] = (rid, obj)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=rid, object=obj)
 
     def RegisterResourceOutputs(self, request):
@@ -355,6 +366,7 @@ class RecordingMonitor(MockMonitor):
         resp = super().ReadResource(request)
         with self._lock:
             self.reads.append(resp.urn)
+            self._objects.setdefault(resp.urn, (request.id, resp.properties))
         return resp
 
     def RequirePulumiVersion(self, request):  # pragma: no cover - trivial
@@ -452,6 +464,7 @@ def run_program(
     known_ids: bool = True,
     chdir: bool = True,
     logger: Optional[logging.Logger] = None,
+    mocks: Optional[Mocks] = None,
 ) -> ProgramRun:
     """Run ``program`` under the recording monitor and return everything it registered.
 
@@ -462,21 +475,25 @@ def run_program(
     set with ``pulumi.runtime.set_all_config``.
 
     ``known_ids=False`` answers every new custom resource with an unknown ID, as a real preview
-    of a new stack does; by default IDs are ``<name>_id``.
+    of a new stack does; by default IDs are ``<name>_id``. ``mocks`` replaces the default
+    answers (ID ``<name>_id``, inputs as state) with your own ``pulumi.runtime.Mocks``.
+    Non-string config values are JSON-encoded.
 
     Any exception raised by the program (or by a registration) propagates.
     """
-    if _running_loop() is not None:
-        # Called from async code: the SDK needs its own loop on a thread of its own.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(
-                run_program, program, project=project, stack=stack, config=config,
-                preview=preview, organization=organization, secret_keys=secret_keys,
-                known_ids=known_ids, chdir=chdir, logger=logger,
-            ).result()
+    user_func, program_dir = _program_callable(program)
 
-    func, program_dir = _program_callable(program)
-    monitor = RecordingMonitor(project, stack, known_ids=known_ids)
+    async def func() -> None:
+        result = user_func()
+        if inspect.isawaitable(result):
+            await result
+        # Let the registrations the program queued start before run_pulumi_func looks for
+        # outstanding RPCs. Otherwise it finds none yet and falls through to waiting on every
+        # Output with asyncio.wait(FIRST_COMPLETED) -- quadratic in the number of outputs (an SDK
+        # quirk that made a 2,000-resource program twice as slow as a bare set_mocks run).
+        await asyncio.sleep(0)
+
+    monitor = RecordingMonitor(project, stack, mocks, known_ids=known_ids)
     engine = _RecordingEngine(logger)
 
     def run() -> None:
@@ -491,7 +508,10 @@ def run_program(
         )
         _settings.SETTINGS.monitor = monitor
         _settings.SETTINGS.engine = engine
-        pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys) if secret_keys else None)
+        pulumi.runtime.set_all_config(
+            {k: v if isinstance(v, str) else json.dumps(v) for k, v in (config or {}).items()},
+            list(secret_keys) if secret_keys else None,
+        )
 
         loop = asyncio.new_event_loop()
         loop.set_exception_handler(_loop_exception_handler)
@@ -510,13 +530,19 @@ def run_program(
 
     saved_path = list(sys.path)
     saved_cwd = os.getcwd()
+    saved_defaults = _settings_defaults()
     try:
         if program_dir is not None:
             sys.path.insert(0, str(program_dir))
             if chdir:
                 os.chdir(program_dir)
-        contextvars.copy_context().run(run)
+        # The SDK gets an event loop of its own on a thread of its own: the caller's thread keeps
+        # its event-loop state untouched (and run_program works when called from async code).
+        ctx = contextvars.copy_context()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aifactory-program") as pool:
+            pool.submit(ctx.run, run).result()
     finally:
+        _restore_settings_defaults(saved_defaults)
         if program_dir is not None:
             sys.path[:] = saved_path
             if chdir:
@@ -534,8 +560,17 @@ def run_program(
     )
 
 
-def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
+def _settings_defaults() -> dict[str, Any]:
+    # pulumi._utils.ContextProperty.fset makes the first value set over None the property's
+    # process-wide default, so a run would otherwise leave its monitor (and every record it holds)
+    # visible to any context that never configured the SDK, e.g. a fresh thread.
+    return {
+        name: prop._ContextProperty__default
+        for name, prop in vars(_settings.Settings).items()
+        if isinstance(prop, ContextProperty)
+    }
+
+
+def _restore_settings_defaults(saved: Mapping[str, Any]) -> None:
+    for name, default in saved.items():
+        vars(_settings.Settings)[name]._ContextProperty__default = default

@@ -12,6 +12,7 @@ attributes the components read (`arn`, `dnsName`, `mountName`, `prefixListId`, `
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -132,7 +133,10 @@ def run(program: Callable[[], Any], *, preview: bool = True, stack: str = "test"
             asyncio.set_event_loop(None)
             loop.close()
 
-    contextvars.copy_context().run(isolated)
+    # On a thread of its own, so the caller's event loop (and later tests') is left alone.
+    context = contextvars.copy_context()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(context.run, isolated).result()
     return result
 
 
