@@ -66,13 +66,21 @@ class Preview:
                     for p in self.policies
                 ],
                 "violations": [
-                    {"policy": v.policy, "enforcement": v.enforcement, "message": v.message, "urn": v.urn}
+                    {"policy": v.policy, "enforcement": v.enforcement, "message": _own_message(v), "urn": v.urn}
                     for v in self.violations
                 ],
             },
             "estimate": self.estimate.to_json(),
             "unknowns": [str(u) for u in self.unknowns],
         }
+
+
+def _own_message(violation) -> str:
+    """The violation's own message, without the policy description the pack prefixes to it."""
+    prefix = f"{violation.description}\n"
+    if violation.description and violation.message.startswith(prefix):
+        return violation.message[len(prefix) :]
+    return violation.message
 
 
 def default_policy_config(team: str) -> Path | None:

@@ -22,7 +22,7 @@ def estimate_table(estimate: dict, title: str = "Estimate (730 h/month)") -> Tab
         table.add_column(column, justify="right" if column in NUMERIC else "left")
     for line in estimate["lines"]:
         fleet = line["kind"] == "fleet"
-        size = str(line["nodes"]) if fleet else f"{(line['capacity_gib'] or 0) / 1024:,.1f} TiB"
+        size = str(line["nodes"]) if fleet else f"{line['capacity_gib'] or 0:,} GiB"
         table.add_row(
             f"{line['kind']} {line['name']}",
             line["item"],
