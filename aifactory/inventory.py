@@ -110,6 +110,12 @@ class Inventory:
     def unknowns_of(self, urn: str | None) -> list[Unknown]:
         return [u for u in self.unknowns if u.urn == urn]
 
+    def unknowns_by_urn(self) -> dict[str | None, list[Unknown]]:
+        index: dict[str | None, list[Unknown]] = {}
+        for u in self.unknowns:
+            index.setdefault(u.urn, []).append(u)
+        return index
+
 
 def from_spec(spec: Any) -> Inventory:
     """The inventory a (resolved) facility spec asks for."""
@@ -138,7 +144,7 @@ def from_spec(spec: Any) -> Inventory:
                 region=spec.region,
                 kind=fs.kind,
                 throughput_mbps_per_tib=fs.throughput_mbps_per_tib,
-                capacity_gib=round(fs.capacity_tib * per_tib),
+                capacity_gib=fs.capacity_gib if getattr(fs, "capacity_gib", None) is not None else round(fs.capacity_tib * per_tib),
                 tier=tier,
             )
         )
@@ -256,31 +262,27 @@ def as_mapping(value: Any) -> Any:
     return value if isinstance(value, Mapping) else MISSING
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_DICT_PROXIES = ("_DictProxy", "_DictSecretsProxy")
+_LIST_PROXIES = ("_ListProxy", "_ListSecretsProxy")
+
+
 def plain(value: Any) -> Any:
     """Plain dicts and lists from whatever mapping/sequence proxies carry them (pulumi_policy wraps
-    inputs in proxies that raise on unknown values; reading through them here never raises)."""
-    target = _proxy_target(value)
-    if target is not None:
-        value = target
+    inputs in proxies that raise on unknown values; reading through them here never raises).
+    Plain dicts and lists (the recorder's, JSON's) are returned as they are."""
+    kind = type(value)
+    if kind in _SCALARS or kind is dict or kind is list:
+        return value
+    if kind.__name__ in _DICT_PROXIES:
+        return {k: plain(v) for k, v in value["__target"].items()}
+    if kind.__name__ in _LIST_PROXIES:
+        return [plain(v) for v in value["__target"]]
     if isinstance(value, Mapping):
-        return {k: plain(value[k]) if not _is_scalar(value[k]) else value[k] for k in value}
+        return {k: plain(value[k]) for k in value}
     if isinstance(value, (list, tuple)):
-        return [plain(v) if not _is_scalar(v) else v for v in value]
+        return [plain(v) for v in value]
     return value
-
-
-def _is_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, (str, int, float, bool))
-
-
-def _proxy_target(value: Any) -> Any:
-    # pulumi_policy's _DictProxy/_ListProxy hand out their raw target under the key "__target".
-    if type(value).__name__ in ("_DictProxy", "_ListProxy", "_DictSecretsProxy", "_ListSecretsProxy"):
-        try:
-            return value["__target"]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return None
 
 
 # --------------------------------------------------------------------------- resources
@@ -322,9 +324,10 @@ class Resource:
         return list(self.property_dependencies.get(key) or ())
 
 
-def as_resource(obj: Any) -> Resource:
+def as_resource(obj: Any, *, with_inputs: bool = True) -> Resource:
     """A `Resource` from a dict (the preview JSON or a hand-built one), a recorded resource, or
-    anything else with `urn`, `type`, `name`, `inputs` attributes."""
+    anything else with `urn`, `type`, `name`, `inputs` attributes (a `PolicyResource`'s `props`).
+    `with_inputs=False` leaves the inputs out (for resources no reader looks into)."""
     if isinstance(obj, Resource):
         return obj
     if isinstance(obj, Mapping):
@@ -336,9 +339,11 @@ def as_resource(obj: Any) -> Resource:
 
     urn = get("urn")
     rtype = get("type") or get("resource_type") or _type_of_urn(urn)
-    inputs = get("inputs")
-    if inputs is None:
-        inputs = get("props")
+    inputs = None
+    if with_inputs:
+        inputs = get("inputs")
+        if inputs is None:
+            inputs = get("props")
     pdeps = get("property_dependencies")
     if pdeps is None:
         pdeps = get("propertyDependencies")
@@ -419,8 +424,13 @@ NODE_TYPES = GROUP_TYPES | TEMPLATE_TYPES | SINGLE_NODE_TYPES
 FILESYSTEM_TYPES = frozenset({AWS_FSX_LUSTRE, AZURE_AML, GCP_LUSTRE, GCP_PARALLELSTORE, GCP_FILESTORE})
 BUDGET_TYPES = frozenset({AWS_BUDGET, AZURE_BUDGET, GCP_BUDGET})
 
+AZURE_RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
+# Every type whose inputs the inventory reads (besides providers).
+READ_TYPES = NODE_TYPES | FILESYSTEM_TYPES | BUDGET_TYPES | {AZURE_RESOURCE_GROUP}
+
 INSTANCE_TYPE_TAG = "aifactory:instance-type"  # literal fallback on an AWS Auto Scaling group
 CAPACITY_TAG = "aifactory:capacity"  # optional literal capacity type on an Auto Scaling group
+ZONE_TAG = "aifactory:zone"  # optional literal zone on an Auto Scaling group (it names subnets, not zones)
 
 # Families that carry GPUs even when the catalog does not know the exact type, so a group of
 # one is still counted (and named as a catalog gap) rather than ignored.
@@ -528,6 +538,7 @@ class _Reader:
         self.providers: dict[str, Mapping[str, Any]] = {r.urn: r.inputs for r in self.resources if r.is_provider}
         self.providers.update(providers or {})
         self.unknowns: list[Unknown] = []
+        self._name_index: dict[str, list[Resource]] | None = None
 
     def note(self, what: str, res: Resource, path: str) -> None:
         self.unknowns.append(Unknown(what, res.urn, path))
@@ -537,36 +548,48 @@ class _Reader:
 
     def placement(self, res: Resource, *, note: bool = True) -> Placement:
         where = placement(res, self.provider_inputs(res))
-        if where.unknown and note:
-            self.note("region", res, where.unknown)
+        if note:
+            self.note_placement(res, where)
         return where
+
+    def note_placement(self, res: Resource, where: Placement) -> None:
+        if where.unknown:
+            self.note("region", res, where.unknown)
+        elif where.region is None:
+            self.note("region", res, "set on neither the resource nor its provider")
 
     def linked(self, res: Resource, key: str, types: frozenset[str] | set[str], literal: Any = MISSING) -> Resource | None:
         """The resource of one of `types` that input `key` points at: by a literal ID/name/self
         link it carries, else by the property dependency (or, failing that, any dependency)."""
-        candidates = [self.by_urn[u] for u in res.deps_of(key) if u in self.by_urn and self.by_urn[u].type in types]
         if isinstance(literal, str) and literal:
-            for other in self.resources:
-                if other.type in types and _names(other, literal):
-                    return other
+            ref = literal.split("?", 1)[0]  # a GCP selfLinkUnique ends in ?uniqueId=...
+            for name in (ref, ref.rstrip("/").rsplit("/", 1)[-1]):
+                for other in self._names().get(name, ()):
+                    if other.type in types:
+                        return other
+        candidates = [self.by_urn[u] for u in res.deps_of(key) if u in self.by_urn and self.by_urn[u].type in types]
         if candidates:
             return candidates[0]
         if isinstance(literal, str) and literal:
-            return None
+            return None  # a literal reference to something outside the program
         loose = [self.by_urn[u] for u in res.dependencies if u in self.by_urn and self.by_urn[u].type in types]
         return loose[0] if len(loose) == 1 else None
 
-
-def _names(res: Resource, ref: str) -> bool:
-    """True if the literal `ref` (an ID, a name or a self link) designates `res`."""
-    ref = ref.split("?", 1)[0]  # a GCP selfLinkUnique ends in ?uniqueId=...
-    ref_tail = ref.rstrip("/").rsplit("/", 1)[-1]
-    names = {res.name, f"{res.name}_id"}
-    for key in ("name", "namePrefix", "id"):
-        value = res.inputs.get(key)
-        if isinstance(value, str) and value and not is_unknown(value):
-            names.add(value)
-    return ref in names or ref_tail in names
+    def _names(self) -> dict[str, list[Resource]]:
+        """Templates by every literal that can designate them (resource name, name input, ID)."""
+        if self._name_index is None:
+            self._name_index = {}
+            for other in self.resources:
+                if other.type not in TEMPLATE_TYPES:
+                    continue
+                names = {other.name, f"{other.name}_id"}  # the ID the recording mocks hand out
+                for key in ("name", "namePrefix", "id"):
+                    value = other.inputs.get(key)
+                    if isinstance(value, str) and value and not is_unknown(value):
+                        names.add(value)
+                for name in names:
+                    self._name_index.setdefault(name, []).append(other)
+        return self._name_index
 
 
 def from_resources(
@@ -603,8 +626,9 @@ def from_resources(
 
     filesystems = [fs for res in reader.resources if res.type in FILESYSTEM_TYPES
                    if (fs := _FILESYSTEM_READERS[res.type](reader, res)) is not None]
+    scopes = _Scopes(reader, groups, filesystems)
     budgets = [b for res in reader.resources if res.type in BUDGET_TYPES
-               if (b := _read_budget(reader, res, groups, filesystems)) is not None]
+               if (b := _read_budget(reader, res, scopes)) is not None]
 
     clouds = [g.cloud for g in groups] + [f.cloud for f in filesystems] + [b.cloud for b in budgets]
     cloud = max(set(clouds), key=clouds.count) if clouds else None
@@ -651,7 +675,7 @@ def _aws_launch_template_of(reader: _Reader, res: Resource, used: set[str]) -> R
     return None
 
 
-def _tags(res: Resource) -> dict[str, Any]:
+def resource_tags(res: Resource) -> dict[str, Any]:
     """Tags on an AWS resource: a map, or the Auto Scaling group's list of {key, value}."""
     tags = res.get("tags")
     if isinstance(tags, Mapping):
@@ -665,9 +689,9 @@ def _tags(res: Resource) -> dict[str, Any]:
 
 
 def _read_asg(reader: _Reader, res: Resource, used: set[str]) -> GpuGroup | None:
-    where = reader.placement(res)
+    where = reader.placement(res, note=False)
     lt = _aws_launch_template_of(reader, res, used)
-    tags = _tags(res)
+    tags = resource_tags(res)
     itype: Any = MISSING
     capacity = "on-demand"
     itype_path = "launchTemplate"
@@ -717,11 +741,14 @@ def _read_asg(reader: _Reader, res: Resource, used: set[str]) -> GpuGroup | None
     if zone is None and lt is not None:
         lt_zone = lt.get("placement", "availabilityZone")
         zone = lt_zone if isinstance(lt_zone, str) else None
+    if zone is None and isinstance(tags.get(ZONE_TAG), str) and not is_unknown(tags[ZONE_TAG]):
+        zone = tags[ZONE_TAG]
+    reader.note_placement(res, where)
     return GpuGroup(res.name, "aws", where.region, itype, nodes, capacity, zone, res.urn, res.type)
 
 
 def _read_eks_node_group(reader: _Reader, res: Resource, used: set[str]) -> GpuGroup | None:
-    where = reader.placement(res)
+    where = reader.placement(res, note=False)
     lt = _aws_launch_template_of(reader, res, used)
     itype = res.get("instanceTypes", 0)
     if itype is MISSING and lt is not None:
@@ -741,6 +768,7 @@ def _read_eks_node_group(reader: _Reader, res: Resource, used: set[str]) -> GpuG
     capacity = {"SPOT": "spot", "CAPACITY_BLOCK": "capacity-block"}.get(kind, "on-demand") if isinstance(kind, str) else "on-demand"
     if lt is not None and capacity == "on-demand":
         capacity = _aws_capacity(lt)
+    reader.note_placement(res, where)
     return GpuGroup(res.name, "aws", where.region, itype, nodes, capacity, where.zone, res.urn, res.type)
 
 
@@ -753,12 +781,13 @@ def _read_aws_instance(reader: _Reader, res: Resource, used: set[str]) -> GpuGro
         capacity = _aws_capacity(lt) if capacity == "on-demand" else capacity
     if itype is MISSING:
         return None
-    where = reader.placement(res)
+    where = reader.placement(res, note=False)
     if itype is UNKNOWN:
         reader.note("instance type", res, "instanceType")
         itype = None
     elif not is_gpu_type("aws", itype):
         return None
+    reader.note_placement(res, where)
     return GpuGroup(res.name, "aws", where.region, itype, 1, capacity, where.zone, res.urn, res.type)
 
 
@@ -777,7 +806,7 @@ def _read_vmss(reader: _Reader, res: Resource, used: set[str]) -> GpuGroup | Non
     itype = res.get("sku", "name")
     if itype is MISSING:
         return None
-    where = reader.placement(res)
+    where = reader.placement(res, note=False)
     if itype is UNKNOWN:
         reader.note("instance type", res, "sku.name")
         itype = None
@@ -789,6 +818,7 @@ def _read_vmss(reader: _Reader, res: Resource, used: set[str]) -> GpuGroup | Non
         nodes = None
     capacity = _azure_capacity(res.get("virtualMachineProfile", "priority"),
                                res.get("virtualMachineProfile", "capacityReservation", "capacityReservationGroup"))
+    reader.note_placement(res, where)
     return GpuGroup(res.name, "azure", where.region, itype, nodes, capacity, where.zone, res.urn, res.type)
 
 
@@ -796,7 +826,7 @@ def _read_aks_pool(reader: _Reader, res: Resource, used: set[str]) -> GpuGroup |
     itype = res.get("vmSize")
     if itype is MISSING:
         return None
-    where = reader.placement(res)
+    where = reader.placement(res, note=False)
     if itype is UNKNOWN:
         reader.note("instance type", res, "vmSize")
         itype = None
@@ -809,6 +839,7 @@ def _read_aks_pool(reader: _Reader, res: Resource, used: set[str]) -> GpuGroup |
     priority = res.get("scaleSetPriority")
     capacity = "spot" if isinstance(priority, str) and priority.lower() == "spot" else (
         "reservation" if res.get("capacityReservationGroupID") is not MISSING else "on-demand")
+    reader.note_placement(res, where)
     return GpuGroup(res.name, "azure", where.region, itype, nodes, capacity, where.zone, res.urn, res.type)
 
 
@@ -816,13 +847,14 @@ def _read_azure_vm(reader: _Reader, res: Resource, used: set[str]) -> GpuGroup |
     itype = res.get("hardwareProfile", "vmSize")
     if itype is MISSING:
         return None
-    where = reader.placement(res)
+    where = reader.placement(res, note=False)
     if itype is UNKNOWN:
         reader.note("instance type", res, "hardwareProfile.vmSize")
         itype = None
     elif not is_gpu_type("azure", itype):
         return None
     capacity = _azure_capacity(res.get("priority"), res.get("capacityReservation", "capacityReservationGroup"))
+    reader.note_placement(res, where)
     return GpuGroup(res.name, "azure", where.region, itype, 1, capacity, where.zone, res.urn, res.type)
 
 
@@ -854,7 +886,7 @@ def _gcp_template_facts(reader: _Reader, tpl: Resource) -> tuple[Any, str]:
 
 
 def _read_mig(reader: _Reader, res: Resource, used: set[str]) -> GpuGroup | None:
-    where = reader.placement(res)
+    where = reader.placement(res, note=False)
     literal = res.get("versions", 0, "instanceTemplate")
     tpl = None
     if literal is not MISSING or res.deps_of("versions"):
@@ -880,6 +912,7 @@ def _read_mig(reader: _Reader, res: Resource, used: set[str]) -> GpuGroup | None
     if res.type == GCP_REGION_MIG:
         zones = res.get("distributionPolicyZones")
         zone = zones[0] if isinstance(zones, list) and len(zones) == 1 and isinstance(zones[0], str) else None
+    reader.note_placement(res, where)
     return GpuGroup(res.name, "gcp", where.region, itype, nodes, capacity, zone, res.urn, res.type)
 
 
@@ -887,7 +920,7 @@ def _read_node_pool(reader: _Reader, res: Resource, used: set[str]) -> GpuGroup 
     itype = _gcp_machine_type(reader, res, ("nodeConfig", "machineType"))
     if itype is MISSING:
         return None
-    where = reader.placement(res)
+    where = reader.placement(res, note=False)
     if itype is UNKNOWN:
         reader.note("instance type", res, "nodeConfig.machineType")
         itype = None
@@ -908,6 +941,7 @@ def _read_node_pool(reader: _Reader, res: Resource, used: set[str]) -> GpuGroup 
                           or as_bool(res.get("nodeConfig", "preemptible")) is True) else _gcp_capacity(
         None, res.get("nodeConfig", "reservationAffinity") if isinstance(res.get("nodeConfig", "reservationAffinity"), Mapping) else None)
     zone = where.zone if zones == 1 else None
+    reader.note_placement(res, where)
     return GpuGroup(res.name, "gcp", where.region, itype, nodes, capacity, zone, res.urn, res.type)
 
 
@@ -922,12 +956,13 @@ def _read_gcp_instance(reader: _Reader, res: Resource, used: set[str]) -> GpuGro
             itype, capacity = _gcp_template_facts(reader, tpl)
     if itype is MISSING:
         return None
-    where = reader.placement(res)
+    where = reader.placement(res, note=False)
     if itype is UNKNOWN:
         reader.note("instance type", res, "machineType")
         itype = None
     elif not is_gpu_type("gcp", itype):
         return None
+    reader.note_placement(res, where)
     return GpuGroup(res.name, "gcp", where.region, itype, 1, capacity, where.zone, res.urn, res.type)
 
 
@@ -1055,15 +1090,7 @@ def _monthly(amount: float, period: Any) -> float | None:
     return round(amount * factor, 2) if factor is not None else None
 
 
-class _Coverage:
-    """Which groups and filesystems a budget covers: yes, no, or cannot tell at preview."""
-
-    def __init__(self) -> None:
-        self.covers: list[str] = []
-        self.may_cover: list[str] = []
-
-
-def _read_budget(reader: _Reader, res: Resource, groups: list[GpuGroup], filesystems: list[Filesystem]) -> Budget | None:
+def _read_budget(reader: _Reader, res: Resource, scopes: _Scopes) -> Budget | None:
     cloud = res.cloud or ""
     amount: Any
     if res.type == AWS_BUDGET:
@@ -1103,16 +1130,8 @@ def _read_budget(reader: _Reader, res: Resource, groups: list[GpuGroup], filesys
         monthly = _monthly(amount, period)
         if monthly is None:
             reader.note("budget period", res, "timeUnit/timeGrain/calendarPeriod")
-    coverage = _Coverage()
-    for urn, item_cloud in [(g.urn, g.cloud) for g in groups] + [(f.urn, f.cloud) for f in filesystems]:
-        if item_cloud != cloud or urn is None:
-            continue
-        verdict = _COVERS[res.type](reader, res, reader.by_urn[urn])
-        if verdict is True:
-            coverage.covers.append(urn)
-        elif verdict is UNKNOWN:
-            coverage.may_cover.append(urn)
-    return Budget(res.name, cloud, monthly, res.urn, tuple(coverage.covers), tuple(coverage.may_cover))
+    covers, may_cover = scopes.coverage(res)
+    return Budget(res.name, cloud, monthly, res.urn, covers, may_cover)
 
 
 def effective_tags(reader_or_providers: Any, res: Resource) -> dict[str, Any]:
@@ -1137,76 +1156,21 @@ def effective_tags(reader_or_providers: Any, res: Resource) -> dict[str, Any]:
         if isinstance(labels, Mapping):
             out.update(labels)
     else:
-        out.update(_tags(res))
+        out.update(resource_tags(res))
     return out
 
 
-def _aws_budget_covers(reader: _Reader, budget: Resource, item: Resource) -> Any:
-    filters = budget.get("costFilters")
-    if filters is UNKNOWN:
-        return UNKNOWN
-    if not isinstance(filters, list):
-        return True
-    verdict: Any = True
-    where = reader.placement(item, note=False)
-    for f in filters:
-        name, values = lookup(f, "name"), lookup(f, "values")
-        if name is UNKNOWN or values is UNKNOWN or not isinstance(name, str):
-            verdict = UNKNOWN
-            continue
-        values = [v for v in values if isinstance(v, str)] if isinstance(values, list) else []
-        if name == "Region":
-            if where.region is None:
-                verdict = UNKNOWN
-            elif where.region not in values:
-                return False
-        elif name == "TagKeyValue":
-            tags = _group_tags(reader, item)
-            wanted = [v.removeprefix("user:").split("$", 1) for v in values]
-            if not any(len(w) == 2 and str(tags.get(w[0])) == w[1] for w in wanted):
-                if any(is_unknown(v) for v in tags.values()):
-                    verdict = UNKNOWN
-                else:
-                    return False
-    return verdict
-
-
 def _group_tags(reader: _Reader, item: Resource) -> dict[str, Any]:
+    """Tags that reach a group's nodes: its own, its provider's defaults, its template's."""
     tags = effective_tags(reader, item)
-    if item.type == AWS_ASG:
-        lt = _aws_launch_template_of(reader, item, set())
-        if lt is not None:
-            tags = {**effective_tags(reader, lt), **tags}
+    template = None
+    if item.type in (AWS_ASG, AWS_EKS_NODE_GROUP, AWS_INSTANCE):
+        template = _aws_launch_template_of(reader, item, set())
+    elif item.type in (GCP_MIG, GCP_REGION_MIG):
+        template = reader.linked(item, "versions", {GCP_TEMPLATE, GCP_REGION_TEMPLATE}, item.get("versions", 0, "instanceTemplate"))
+    if template is not None:
+        tags = {**effective_tags(reader, template), **tags}
     return tags
-
-
-def _azure_budget_covers(reader: _Reader, budget: Resource, item: Resource) -> Any:
-    scope = budget.get("scope")
-    if scope is UNKNOWN:
-        return UNKNOWN
-    if not isinstance(scope, str):
-        return True
-    parts = [p.lower() for p in scope.strip("/").split("/")]
-    if "resourcegroups" in parts:
-        wanted = parts[parts.index("resourcegroups") + 1] if len(parts) > parts.index("resourcegroups") + 1 else ""
-        group = item.get("resourceGroupName")
-        if group is UNKNOWN:
-            # Follow the dependency to the resource group resource and read its literal name.
-            for urn in item.deps_of("resourceGroupName"):
-                rg = reader.by_urn.get(urn)
-                if rg is not None:
-                    literal = rg.get("resourceGroupName")
-                    if isinstance(literal, str):
-                        return literal.lower() == wanted
-            return UNKNOWN
-        if isinstance(group, str):
-            return group.lower() == wanted
-    if parts[:1] == ["subscriptions"] and len(parts) > 1:
-        prov = reader.provider_inputs(item) or {}
-        sub = lookup(prov, "subscriptionId")
-        if isinstance(sub, str) and sub.lower() != parts[1]:
-            return False
-    return True
 
 
 def _gcp_project(reader: _Reader, item: Resource) -> Any:
@@ -1216,38 +1180,150 @@ def _gcp_project(reader: _Reader, item: Resource) -> Any:
     return project
 
 
-def _gcp_budget_covers(reader: _Reader, budget: Resource, item: Resource) -> Any:
-    projects = budget.get("budgetFilter", "projects")
-    if projects is UNKNOWN:
-        return UNKNOWN
-    verdict: Any = True
-    if isinstance(projects, list) and projects:
-        project = _gcp_project(reader, item)
-        if not isinstance(project, str):
-            verdict = UNKNOWN
+class _Scopes:
+    """What each budget covers, by index rather than by pairs, so a stack of thousands of groups
+    and budgets is read in linear time. A budget's scope narrows the items of its cloud filter by
+    filter; each filter yields the items it provably keeps and those it may keep (a value it
+    depends on is unknown at preview)."""
+
+    def __init__(self, reader: _Reader, groups: list[GpuGroup], filesystems: list[Filesystem]) -> None:
+        self.reader = reader
+        self.order: dict[str, int] = {}
+        self.by_cloud: dict[str, set[str]] = {}
+        self.by_region: dict[tuple[str, str], set[str]] = {}
+        self.no_region: set[str] = set()
+        self.by_tag: dict[tuple[str, str], set[str]] = {}
+        self.unknown_tag: dict[str, set[str]] = {}
+        self.by_project: dict[str, set[str]] = {}
+        self.unknown_project: set[str] = set()
+        self.by_rg: dict[str, set[str]] = {}  # resource group URN or lower-case name -> items
+        self.unknown_rg: set[str] = set()
+        self.by_subscription: dict[str, set[str]] = {}
+        for item in [*groups, *filesystems]:
+            if item.urn is None or item.urn not in reader.by_urn:
+                continue
+            self._add(item.urn, item.cloud, reader.by_urn[item.urn])
+
+    def _add(self, urn: str, cloud: str, res: Resource) -> None:
+        reader = self.reader
+        self.order[urn] = len(self.order)
+        self.by_cloud.setdefault(cloud, set()).add(urn)
+        region = reader.placement(res, note=False).region
+        if region is None:
+            self.no_region.add(urn)
         else:
-            names = {p.rsplit("/", 1)[-1] for p in projects if isinstance(p, str) and not is_unknown(p)}
-            if project not in names:
-                return UNKNOWN if any(is_unknown(p) for p in projects) else False
+            self.by_region.setdefault((cloud, region), set()).add(urn)
+        for key, value in _group_tags(reader, res).items():
+            if is_unknown(value):
+                self.unknown_tag.setdefault(key, set()).add(urn)
+            else:
+                self.by_tag.setdefault((key, str(value)), set()).add(urn)
+        if cloud == "gcp":
+            project = _gcp_project(reader, res)
+            if isinstance(project, str):
+                self.by_project.setdefault(project, set()).add(urn)
+            else:
+                self.unknown_project.add(urn)
+        if cloud == "azure":
+            for rg in res.deps_of("resourceGroupName"):
+                self.by_rg.setdefault(rg, set()).add(urn)
+            group = res.get("resourceGroupName")
+            if isinstance(group, str):
+                self.by_rg.setdefault(group.lower(), set()).add(urn)
+            elif not res.deps_of("resourceGroupName"):
+                self.unknown_rg.add(urn)
+            sub = lookup(reader.provider_inputs(res) or {}, "subscriptionId")
+            if isinstance(sub, str):
+                self.by_subscription.setdefault(sub.lower(), set()).add(urn)
+
+    def _union(self, index: dict, keys: Any) -> set[str]:
+        out: set[str] = set()
+        for key in keys:
+            out |= index.get(key, set())
+        return out
+
+    def coverage(self, budget: Resource) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        everything = self.by_cloud.get(budget.cloud or "", set())
+        filters = _BUDGET_FILTERS[budget.type](self, budget, everything)
+        yes, maybe = set(everything), set()
+        for keep, may_keep in filters:
+            maybe = (maybe & (keep | may_keep)) | (yes & may_keep - keep)
+            yes &= keep
+        maybe -= yes
+        return tuple(sorted(yes, key=self.order.__getitem__)), tuple(sorted(maybe, key=self.order.__getitem__))
+
+
+def _aws_budget_filters(scopes: _Scopes, budget: Resource, everything: set[str]) -> list[tuple[set[str], set[str]]]:
+    filters = budget.get("costFilters")
+    if filters is UNKNOWN:
+        return [(set(), everything)]
+    out = []
+    for f in filters if isinstance(filters, list) else []:
+        name, values = lookup(f, "name"), lookup(f, "values")
+        if not isinstance(name, str) or values is UNKNOWN or (isinstance(values, list) and any(is_unknown(v) for v in values)):
+            out.append((set(), everything))
+            continue
+        values = [v for v in values if isinstance(v, str)] if isinstance(values, list) else []
+        if name == "Region":
+            out.append((scopes._union(scopes.by_region, [("aws", v) for v in values]), scopes.no_region))
+        elif name == "TagKeyValue":
+            pairs = [tuple(v.removeprefix("user:").split("$", 1)) for v in values]
+            pairs = [p for p in pairs if len(p) == 2]
+            out.append((scopes._union(scopes.by_tag, pairs), scopes._union(scopes.unknown_tag, [k for k, _ in pairs])))
+        # Other dimensions (service, account, usage type...) are taken to include the facility.
+    return out
+
+
+def _azure_budget_filters(scopes: _Scopes, budget: Resource, everything: set[str]) -> list[tuple[set[str], set[str]]]:
+    scope = budget.get("scope")
+    if scope is UNKNOWN:
+        # A scope computed from a resource group of the program (its ID) is that group's scope.
+        reader = scopes.reader
+        groups = [u for u in budget.deps_of("scope")
+                  if u in reader.by_urn and reader.by_urn[u].type == AZURE_RESOURCE_GROUP]
+        if len(groups) != 1:
+            return [(set(), everything)]
+        rg = reader.by_urn[groups[0]]
+        name = rg.get("resourceGroupName")
+        keys = [rg.urn] + ([name.lower()] if isinstance(name, str) else [])
+        return [(scopes._union(scopes.by_rg, keys), scopes.unknown_rg)]
+    if not isinstance(scope, str):
+        return []
+    parts = [p.lower() for p in scope.strip("/").split("/")]
+    out = []
+    if parts[:1] == ["subscriptions"] and len(parts) > 1:
+        others = scopes._union(scopes.by_subscription, [k for k in scopes.by_subscription if k != parts[1]])
+        out.append((everything - others, set()))
+    if "resourcegroups" in parts and parts.index("resourcegroups") + 1 < len(parts):
+        name = parts[parts.index("resourcegroups") + 1]
+        reader = scopes.reader
+        keys = [name] + [r.urn for r in reader.resources if r.type == AZURE_RESOURCE_GROUP
+                         and str(r.get("resourceGroupName")).lower() == name]
+        out.append((scopes._union(scopes.by_rg, keys), scopes.unknown_rg))
+    return out
+
+
+def _gcp_budget_filters(scopes: _Scopes, budget: Resource, everything: set[str]) -> list[tuple[set[str], set[str]]]:
+    out = []
+    projects = budget.get("budgetFilter", "projects")
+    if projects is UNKNOWN or (isinstance(projects, list) and any(is_unknown(p) for p in projects)):
+        out.append((set(), everything))
+    elif isinstance(projects, list) and projects:
+        names = [p.rsplit("/", 1)[-1] for p in projects if isinstance(p, str)]
+        out.append((scopes._union(scopes.by_project, names), scopes.unknown_project))
     labels = budget.get("budgetFilter", "labels")
     if labels is UNKNOWN:
-        return UNKNOWN
-    if isinstance(labels, Mapping) and labels:
-        have = effective_tags(reader, item)
-        if item.type in (GCP_MIG, GCP_REGION_MIG):
-            for urn in item.deps_of("versions"):
-                tpl = reader.by_urn.get(urn)
-                if tpl is not None:
-                    have = {**effective_tags(reader, tpl), **have}
+        out.append((set(), everything))
+    elif isinstance(labels, Mapping):
         for key, value in labels.items():
             values = value if isinstance(value, list) else [value]
-            if str(have.get(key)) not in [str(v) for v in values]:
-                return False
-    return verdict
+            out.append((scopes._union(scopes.by_tag, [(key, str(v)) for v in values]),
+                        scopes.unknown_tag.get(key, set())))
+    return out
 
 
-_COVERS = {
-    AWS_BUDGET: _aws_budget_covers,
-    AZURE_BUDGET: _azure_budget_covers,
-    GCP_BUDGET: _gcp_budget_covers,
+_BUDGET_FILTERS = {
+    AWS_BUDGET: _aws_budget_filters,
+    AZURE_BUDGET: _azure_budget_filters,
+    GCP_BUDGET: _gcp_budget_filters,
 }

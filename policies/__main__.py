@@ -1,0 +1,16 @@
+"""The aifactory policy pack: built here, its rules live in the family modules of `policies`.
+
+Started by the Pulumi CLI (`pulumi preview --policy-pack policies`) or by `aifactory.analyzer`,
+with the project importable (the project's virtualenv installs it; the analyzer sets PYTHONPATH).
+"""
+
+from pulumi_policy import EnforcementLevel, PolicyPack
+
+from policies import all_policies
+
+PolicyPack(
+    "aifactory",
+    policies=all_policies(),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    description="aifactory: power, cost, region, fabric, security and storage gates for GPU facilities.",
+)

@@ -1,0 +1,311 @@
+"""Fabric: GPU nodes get every high-bandwidth interface their type has, and multi-node fleets are
+placed together.
+
+`fabric-complete` (resource) compares what a node template provisions with the catalog's fabric
+for its type: EFA network cards on AWS launch templates and instances, GPU NICs on Google Cloud
+instance templates (MRDMA NICs for RDMA types, gVNICs beyond the host NICs for GPUDirect-TCPX/O)
+and the RoCE networks' MTU, a single placement group on Azure InfiniBand scale sets. The message
+gives the provisioned share of the type's fabric bandwidth.
+
+`placement` (resource) asks multi-node on-demand GPU fleets to be placed together: a cluster
+placement group on the AWS Auto Scaling group, a compact (COLLOCATED) resource policy on the
+Google Cloud instance template, a proximity placement group on the Azure scale set, COMPACT
+placement on a GKE node pool. Capacity blocks, reservations and spot are not forced into one (a
+capacity block or reservation already fixes where its capacity sits; spot takes what is spare).
+
+A resource policy sees one resource: a Google Cloud instance template does not know how many
+nodes its managed instance groups run, so a template is taken to serve a multi-node fleet unless
+it carries the literal label `aifactory-nodes` (its node count).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+
+from aifactory import catalog
+from aifactory import inventory as inv
+from aifactory.inventory import MISSING, UNKNOWN, as_bool, as_int, lookup
+from policies.common import Setting, Subject, cannot_prove, config_schema, node_facts, settings, subject
+
+FABRIC_COMPLETE = [
+    Setting("minFabricShare", "number", 1.0,
+            "Share (0-1) of the type's fabric bandwidth a GPU node must be provisioned with.", minimum=0),
+]
+PLACEMENT = [
+    Setting("minNodes", "integer", 2, "On-demand GPU fleets of at least this many nodes must be placed together.",
+            minimum=1),
+]
+
+NODES_LABEL = "aifactory-nodes"
+ROCE_PROFILE_MARK = "vpc-roce"
+
+
+def _gbps(value: float) -> str:
+    return f"{value:,.0f} Gbps"
+
+
+def _share_message(s: Subject, itype: catalog.InstanceType, what: str, have: int, need: int, fix: str) -> str:
+    total = itype.fabric_gbps or 0.0
+    provisioned = total * have / need if need else 0.0
+    return (
+        f"{itype.name} has {need} {what} ({_gbps(total)} of {itype.fabric} fabric); {s.resource.name} provisions "
+        f"{have} ({_gbps(provisioned)}, {100 * have / need:.0f}% of the type's fabric bandwidth). {fix}"
+    )
+
+
+# --------------------------------------------------------------------------- fabric-complete
+
+
+def _aws_efa(s: Subject, itype: catalog.InstanceType, min_share: float, report: ReportViolation) -> None:
+    if s.type == inv.AWS_INSTANCE and s.get("launchTemplate") is not MISSING:
+        return  # the launch template carries the interfaces and is judged itself
+    nics = s.get("networkInterfaces")
+    if nics is UNKNOWN:
+        report(cannot_prove("network interfaces", s.resource.urn, "networkInterfaces",
+                            f"every EFA card of {itype.name} is provisioned"))
+        return
+    nics = nics if isinstance(nics, list) else []
+    if s.type == inv.AWS_LAUNCH_TEMPLATE:
+        cards = {as_int(lookup(n, "networkCardIndex")) if lookup(n, "networkCardIndex") is not MISSING else 0
+                 for n in nics if lookup(n, "interfaceType") in ("efa", "efa-only")}
+        assumed = ""
+    else:
+        # An instance attaches existing ENIs by ID; their type is not visible here.
+        cards = {as_int(lookup(n, "networkCardIndex")) if lookup(n, "networkCardIndex") is not MISSING else 0 for n in nics}
+        assumed = " (counting attached interfaces as EFA; their type is not visible on the instance)"
+    need = itype.fabric_interfaces
+    have = len(cards)
+    if not need:
+        if have == 0:
+            report(f"{itype.name} has EFA, but {s.resource.name} provisions no EFA interface (the catalog does not "
+                   "give its card count). Add a network interface with interfaceType 'efa'.")
+        return
+    if have / need < min_share:
+        report(_share_message(
+            s, itype, "EFA network cards", have, need,
+            f"{assumed}Add one interface per card, networkCardIndex 0..{need - 1}: 'efa' at device index 0 on card 0, "
+            "'efa-only' at device index 1 on the others (EC2 user guide, efa-acc-inst-types).",
+        ))
+
+
+def _azure_ib(s: Subject, itype: catalog.InstanceType, report: ReportViolation) -> None:
+    if s.type != inv.AZURE_VMSS:
+        return  # a single VM has no InfiniBand peers to wire
+    if s.get("virtualMachineProfile", "capacityReservation") is not MISSING:
+        return  # Azure refuses a single placement group together with a capacity reservation
+    spg = as_bool(s.get("singlePlacementGroup"))
+    if spg is UNKNOWN:
+        report(cannot_prove("singlePlacementGroup", s.resource.urn, "singlePlacementGroup",
+                            "the scale set's VMs share one InfiniBand fabric"))
+        return
+    if spg is not True:
+        need = itype.fabric_interfaces or 1
+        report(_share_message(
+            s, itype, "InfiniBand ports", 0, need,
+            "InfiniBand connects only the VMs of one placement group: set singlePlacementGroup=true (at most "
+            "100 VMs per set; split larger fleets into several sets).",
+        ))
+
+
+def _gcp_nics(s: Subject, itype: catalog.InstanceType, min_share: float, report: ReportViolation) -> None:
+    nics = s.get("networkInterfaces")
+    if nics is UNKNOWN:
+        report(cannot_prove("network interfaces", s.resource.urn, "networkInterfaces",
+                            f"every GPU NIC of {itype.name} is provisioned"))
+        return
+    nics = nics if isinstance(nics, list) else []
+    need = itype.fabric_interfaces or 0
+    if not need:
+        return
+    host = itype.host_nics or 1
+    if itype.fabric == "rdma":
+        have = sum(1 for n in nics if str(lookup(n, "nicType")).upper() == "MRDMA")
+        fix = (f"Add {need} network interfaces with nicType MRDMA, one per subnet of the RoCE VPC (network profile "
+               f"...-vpc-roce, MTU {itype.fabric_mtu or 8896}), after the {host} gVNIC host NICs.")
+    else:
+        have = max(0, len(nics) - host)
+        fix = (f"Give it {host} host NIC(s) plus {need} gVNIC NICs, each in its own GPU VPC with MTU "
+               f"{itype.fabric_mtu or 8244} (Cluster Toolkit multivpc layout).")
+    if have / need < min_share:
+        report(_share_message(s, itype, "GPU NICs", min(have, need), need, fix))
+
+
+def _gcp_network_mtu(s: Subject, report: ReportViolation) -> None:
+    profile = s.get("networkProfile")
+    if not (isinstance(profile, str) and ROCE_PROFILE_MARK in profile):
+        return
+    need = max((t.fabric_mtu or 0) for t in catalog.instances("gcp") if t.fabric == "rdma") or 8896
+    mtu = as_int(s.get("mtu"))
+    if mtu is UNKNOWN:
+        report(cannot_prove("MTU", s.resource.urn, "mtu", f"the RoCE network runs at MTU {need}"))
+    elif mtu is MISSING or mtu < need:
+        report(f"{s.resource.name} is a RoCE (RDMA) network with MTU {mtu if mtu is not MISSING else 'default (1460)'}; "
+               f"GPU RDMA traffic needs MTU {need} (catalog fabric_mtu). Set mtu={need}.")
+
+
+GCP_NETWORK = "gcp:compute/network:Network"
+_FABRIC_TYPES = {inv.AWS_LAUNCH_TEMPLATE, inv.AWS_INSTANCE, inv.AZURE_VMSS, inv.GCP_TEMPLATE, inv.GCP_REGION_TEMPLATE,
+                 inv.GCP_INSTANCE, GCP_NETWORK}
+
+
+def validate_fabric_complete(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type not in _FABRIC_TYPES:
+        return  # groups launch templates, and the templates carry the interfaces
+    s = subject(args)
+    if s.type == GCP_NETWORK:
+        _gcp_network_mtu(s, report_violation)
+        return
+    facts = node_facts(s.resource)
+    if facts is None:
+        return
+    min_share = float(settings(args, FABRIC_COMPLETE)["minFabricShare"])
+    if facts.unknown:
+        report_violation(cannot_prove("instance type", s.resource.urn, facts.path,
+                                      "its fabric interfaces are all provisioned"))
+        return
+    for name in facts.gpu_types:
+        itype = catalog.instance(facts.cloud, name)
+        if itype is None or itype.fabric == "none":
+            continue
+        if itype.fabric == "efa":
+            _aws_efa(s, itype, min_share, report_violation)
+        elif itype.fabric == "infiniband":
+            _azure_ib(s, itype, report_violation)
+        elif itype.fabric in ("gpudirect-tcpx", "gpudirect-tcpxo", "rdma"):
+            _gcp_nics(s, itype, min_share, report_violation)
+
+
+# --------------------------------------------------------------------------- placement
+
+
+def _count(*values: Any) -> Any:
+    """The largest known count; UNKNOWN if none is known but one is unknown."""
+    known = [v for v in (as_int(x) for x in values) if isinstance(v, int)]
+    if known:
+        return max(known)
+    return UNKNOWN if any(as_int(x) is UNKNOWN for x in values) else MISSING
+
+
+def _placement_aws(s: Subject, min_nodes: int, report: ReportViolation) -> None:
+    facts = node_facts(s.resource)
+    if facts is None or not facts.is_gpu:
+        return
+    tags = inv.resource_tags(s.resource)
+    capacity = tags.get(inv.CAPACITY_TAG)
+    dist = s.get("mixedInstancesPolicy", "instancesDistribution")
+    if isinstance(dist, Mapping) and as_int(lookup(dist, "onDemandPercentageAboveBaseCapacity")) == 0 \
+            and as_int(lookup(dist, "onDemandBaseCapacity")) in (MISSING, 0):
+        capacity = "spot"
+    if capacity in ("capacity-block", "reservation", "spot"):
+        return
+    if s.get("placementGroup") is not MISSING:
+        return  # set (an unknown ID of a placement group made in the same program counts)
+    nodes = _count(s.get("desiredCapacity"), s.get("minSize"), s.get("maxSize"))
+    if nodes is UNKNOWN:
+        report(cannot_prove("node count", s.resource.urn, "desiredCapacity/maxSize",
+                            "the fleet is small enough to go without a placement group"))
+        return
+    if isinstance(nodes, int) and nodes >= min_nodes:
+        assumed = "" if capacity else (
+            f" (capacity read as on-demand: tag the group {inv.CAPACITY_TAG}=capacity-block|reservation|spot if not)")
+        report(f"{s.resource.name} runs up to {nodes} {facts.gpu_types[0]} nodes on demand{assumed} without a "
+               "placement group, so EC2 may spread them across the zone's network spine and collective traffic "
+               "slows. Create an aws.ec2.PlacementGroup with strategy 'cluster' and set the group's placementGroup.")
+
+
+def _placement_azure(s: Subject, min_nodes: int, report: ReportViolation) -> None:
+    facts = node_facts(s.resource)
+    if facts is None or not facts.is_gpu:
+        return
+    priority = s.get("virtualMachineProfile", "priority")
+    if isinstance(priority, str) and priority.lower() in ("spot", "low"):
+        return
+    if s.get("virtualMachineProfile", "capacityReservation") is not MISSING:
+        return
+    if s.get("proximityPlacementGroup", "id") is not MISSING:
+        return
+    nodes = as_int(s.get("sku", "capacity"))
+    if nodes is UNKNOWN:
+        report(cannot_prove("node count", s.resource.urn, "sku.capacity",
+                            "the set is small enough to go without a proximity placement group"))
+        return
+    if isinstance(nodes, int) and nodes >= min_nodes:
+        report(f"{s.resource.name} runs {nodes} {facts.gpu_types[0]} VMs on demand outside a proximity placement "
+               "group. Create an azure-native compute.ProximityPlacementGroup and set proximityPlacementGroup.id "
+               "on the scale set.")
+
+
+def _placement_gcp_template(s: Subject, min_nodes: int, report: ReportViolation) -> None:
+    facts = node_facts(s.resource)
+    if facts is None or not facts.is_gpu:
+        return
+    model = s.get("scheduling", "provisioningModel")
+    if (isinstance(model, str) and model.upper() == "SPOT") or as_bool(s.get("scheduling", "preemptible")) is True:
+        return
+    affinity = s.get("reservationAffinity", "type")
+    if isinstance(affinity, str) and affinity.upper() == "SPECIFIC_RESERVATION":
+        return
+    policies = s.get("resourcePolicies")
+    if policies is UNKNOWN or (policies is not MISSING and policies != [] and policies != ""):
+        return  # a resource policy is attached (its self link is only known after deploy)
+    declared = as_int(s.get("labels", NODES_LABEL))
+    if isinstance(declared, int) and declared < min_nodes:
+        return
+    report(f"{s.resource.name} launches {facts.gpu_types[0]} nodes on demand without a compact placement policy, "
+           "so a multi-node fleet may be spread out and its collective traffic slows. Create a "
+           "gcp.compute.ResourcePolicy with groupPlacementPolicy.collocation = 'COLLOCATED' and set it in "
+           f"resourcePolicies (a template for a single node: label it {NODES_LABEL}=1).")
+
+
+def _placement_gke(s: Subject, min_nodes: int, report: ReportViolation) -> None:
+    facts = node_facts(s.resource)
+    if facts is None or not facts.is_gpu:
+        return
+    if as_bool(s.get("nodeConfig", "spot")) is True or as_bool(s.get("nodeConfig", "preemptible")) is True:
+        return
+    if s.get("nodeConfig", "reservationAffinity") is not MISSING:
+        return
+    kind = s.get("placementPolicy", "type")
+    if kind is UNKNOWN or (isinstance(kind, str) and kind.upper() == "COMPACT"):
+        return
+    nodes = _count(s.get("nodeCount"), s.get("initialNodeCount"), s.get("autoscaling", "maxNodeCount"))
+    if isinstance(nodes, int) and nodes >= min_nodes:
+        report(f"{s.resource.name} runs {nodes} {facts.gpu_types[0]} nodes on demand without compact placement. "
+               "Set placementPolicy.type = 'COMPACT'.")
+
+
+_PLACEMENT_CHECKS = {
+    inv.AWS_ASG: _placement_aws,
+    inv.AZURE_VMSS: _placement_azure,
+    inv.GCP_TEMPLATE: _placement_gcp_template,
+    inv.GCP_REGION_TEMPLATE: _placement_gcp_template,
+    inv.GCP_NODE_POOL: _placement_gke,
+}
+
+
+def validate_placement(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    check = _PLACEMENT_CHECKS.get(args.resource_type)
+    if check is not None:
+        check(subject(args), int(settings(args, PLACEMENT)["minNodes"]), report_violation)
+
+
+fabric_complete = ResourceValidationPolicy(
+    name="fabric-complete",
+    description="GPU node templates carry every high-bandwidth interface their instance type has.",
+    validate=validate_fabric_complete,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=config_schema(FABRIC_COMPLETE),
+)
+
+placement = ResourceValidationPolicy(
+    name="placement",
+    description="Multi-node on-demand GPU fleets are placed together (cluster / compact / proximity placement).",
+    validate=validate_placement,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=config_schema(PLACEMENT),
+)
+
+POLICIES = [fabric_complete, placement]
