@@ -7,15 +7,22 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 STACK ?= vision-prod
 
-.PHONY: preview validate quote test bootstrap bench
+.PHONY: preview previews test bootstrap bench
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
 	@$(UV) sync --frozen --quiet
 
 preview: bootstrap
-	$(UV) run --frozen aifactory validate $(STACK)
-	$(UV) run --frozen aifactory quote --gpu H100 --gpus 1024 --limit 10
+	$(UV) run --frozen aifactory preview $(STACK)
+
+# Every stack in stacks/, offline; fails on the first mandatory violation or bad config.
+previews: bootstrap
+	@set -e; for file in stacks/Pulumi.*.yaml; do \
+		stack=$${file#stacks/Pulumi.}; stack=$${stack%.yaml}; \
+		echo "== aifactory preview $$stack"; \
+		$(UV) run --frozen aifactory preview $$stack --format markdown --output /dev/null || { echo "preview of $$stack failed"; exit 1; }; \
+	done
 
 test: bootstrap
 	$(UV) run --frozen pytest -q -n 2

@@ -76,7 +76,7 @@ def test_power_over_the_org_cap_fails():
     assert code == 1
     assert "power-cap" in mandatory(doc)
     power = next(v for v in doc["policies"]["violations"] if v["policy"] == "power-cap")
-    assert "research-bigrun-trainers" in power["message"]  # names the biggest contributor
+    assert "trainers (256 x p5.48xlarge)" in power["message"]  # names the biggest contributor
     assert doc["estimate"]["facility_power_kw"] == pytest.approx(256 * 10.2 * 1.15)
 
 
