@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aifactory import catalog
@@ -630,9 +630,46 @@ def from_resources(
     budgets = [b for res in reader.resources if res.type in BUDGET_TYPES
                if (b := _read_budget(reader, res, scopes)) is not None]
 
+    groups, filesystems = _named(reader, groups), _named(reader, filesystems)
+    budgets = _named(reader, budgets, relative=False)
     clouds = [g.cloud for g in groups] + [f.cloud for f in filesystems] + [b.cloud for b in budgets]
     cloud = max(set(clouds), key=clouds.count) if clouds else None
     return Inventory(cloud=cloud, groups=groups, filesystems=filesystems, budgets=budgets, unknowns=reader.unknowns)
+
+
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def _named(reader: _Reader, items: list, *, relative: bool = True) -> list:
+    """Items renamed after the component that holds them, as a facility's author names them.
+
+    A resource directly under the stack keeps its own name. One inside a component (a fleet, a
+    filesystem) takes the component's name relative to the component above it: the group
+    `vision-prod-trainers` of fleet component `vision-prod-trainers` in facility `vision-prod` is
+    `trainers`, as in the spec and `from_spec`; siblings of one component (a fleet split into
+    several groups) keep what tells them apart (`trainers-001`). `relative=False` keeps the
+    component's full name (a budget guard `vision-prod-budget`)."""
+    siblings: dict[str, int] = {}
+    for item in items:
+        res = reader.by_urn.get(item.urn or "")
+        if res is not None and res.parent:
+            siblings[res.parent] = siblings.get(res.parent, 0) + 1
+    out = []
+    for item in items:
+        res = reader.by_urn.get(item.urn or "")
+        parent = reader.by_urn.get(res.parent or "") if res is not None else None
+        if parent is None or parent.type == ROOT_STACK_TYPE:
+            out.append(item)
+            continue
+        base = parent.name
+        grand = reader.by_urn.get(parent.parent or "")
+        if relative and grand is not None and grand.type != ROOT_STACK_TYPE and base.startswith(grand.name + "-"):
+            base = base[len(grand.name) + 1:]
+        name = base
+        if siblings.get(parent.urn, 0) > 1:
+            name = base + res.name[len(parent.name):] if res.name.startswith(parent.name) else f"{base}/{res.name}"
+        out.append(replace(item, name=name))
+    return out
 
 
 # --------------------------------------------------------------------------- AWS

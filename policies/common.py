@@ -16,7 +16,7 @@ rule reads (`settings(args, SETTINGS)`: the policy-pack config over the defaults
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,10 +75,6 @@ def settings(args: Any, settings_: Sequence[Setting]) -> dict[str, Any]:
         if s.name in config and config[s.name] is not None:
             values[s.name] = config[s.name]
     return values
-
-
-def defaults(settings_: Sequence[Setting]) -> dict[str, Any]:
-    return {s.name: s.default for s in settings_}
 
 
 # --------------------------------------------------------------------------- resources
@@ -175,16 +171,6 @@ def cannot_prove(what: str, urn: str | None, path: str, gate: str) -> str:
         f"{what} of {urn}{where} is unknown at preview; the gate cannot prove {gate}. "
         "Make it a literal input (not another resource's output), or run the gate again on `pulumi up`."
     )
-
-
-def as_str_list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Sequence):
-        return [str(v) for v in value]
-    if isinstance(value, Mapping):
-        return [str(k) for k in value]
-    return []
 
 
 # --------------------------------------------------------------------------- node resources

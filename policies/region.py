@@ -43,6 +43,8 @@ GLOBAL_PREFIXES = (
     "gcp:billing/", "gcp:projects/", "gcp:organizations/", "gcp:serviceaccount/", "gcp:folder/",
     "pulumi:pulumi:",
 )
+# Single nodes that land in their provider's default zone when they name none.
+ZONAL_TYPES = {inv.AWS_INSTANCE, inv.AZURE_VM, inv.GCP_INSTANCE}
 # Resources the facility cannot do without a region for: they must show one.
 REGION_REQUIRED = inv.NODE_TYPES | inv.FILESYSTEM_TYPES
 
@@ -131,7 +133,9 @@ def validate_instance_availability(args: ResourceValidationArgs, report_violatio
         if not check_zones:
             continue
         zones = catalog.zones(facts.cloud, itype.name, where.region)
-        for zone in facts.zones or ([where.zone] if where.zone else []):
+        # A zone the resource names, or its provider's default zone where the resource is zonal.
+        placed = facts.zones or ([where.zone] if where.zone and s.type in ZONAL_TYPES else [])
+        for zone in placed:
             if zones and zone not in zones:
                 report_violation(
                     f"{itype.name} is not offered in zone {zone} (catalog); zones of {where.region} offering it: "

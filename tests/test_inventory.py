@@ -320,7 +320,11 @@ def test_estimate_of_the_recorded_program_agrees_with_the_spec(stack):
     assert from_program.gpus == from_spec.gpus == spec.gpus
     assert from_program.monthly_usd == pytest.approx(from_spec.monthly_usd)
     assert from_program.facility_power_kw == pytest.approx(from_spec.facility_power_kw)
-    assert sorted(g.capacity for g in inventory.groups) == sorted(f.capacity for f in spec.fleets)
+    # Groups and filesystems are named as the spec names them (after the component holding them).
+    assert sorted((g.name, g.capacity, g.nodes) for g in inventory.groups) == sorted(
+        (f.name, f.capacity, f.nodes) for f in spec.fleets)
+    assert sorted(f.name for f in inventory.filesystems) == sorted(f.name for f in spec.filesystems)
+    assert {b.name for b in inventory.budgets} >= {f"{spec.name}-budget"}
     assert all(g.region == spec.region for g in inventory.groups)
 
 
@@ -344,6 +348,22 @@ def test_from_spec_keeps_the_filestore_tier():
     })
     fs = estimate_spec(spec).lines[0]
     assert fs.item == "REGIONAL"
+
+
+def test_groups_split_under_one_component_keep_their_suffix():
+    stack = res("pulumi:pulumi:Stack", "aifactory-prod", {})
+    facility = res("aifactory:aws:Facility", "big", {})
+    fleet = res("aifactory:aws:GpuFleet", "big-trainers", {})
+    prov = provider("aws", "p", region="us-east-1")
+    groups = [res(ASG, f"big-trainers-00{i}", {"desiredCapacity": 5.0, "tags": [
+        {"key": "aifactory:instance-type", "value": "p5.48xlarge"}]}, provider=prov) for i in range(2)]
+    facility["parent"], fleet["parent"] = stack["urn"], facility["urn"]
+    for g in groups:
+        g["parent"] = fleet["urn"]
+    lone = res("aws:ec2/instance:Instance", "box", {"instanceType": "p5.48xlarge"}, provider=prov)
+    lone["parent"] = stack["urn"]
+    names = [g.name for g in from_resources([stack, facility, fleet, prov, *groups, lone]).groups]
+    assert names == ["trainers-000", "trainers-001", "box"]
 
 
 def test_group_is_still_a_plain_frozen_dataclass():
