@@ -353,17 +353,11 @@ def test_pue():
     assert catalog.pue("oracle").pue == 1.56
 
 
-def test_import_is_light_and_fast():
+def test_import_is_light():
+    """The catalog imports nothing heavy (its speed is measured in bench/, not asserted here)."""
     code = (
-        "import sys, time; t = time.perf_counter(); import aifactory.catalog as c; "
-        "dt = time.perf_counter() - t; "
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pydantic', 'yaml', 'jinja2')]; "
-        "print(dt, bad)"
+        "import sys; import aifactory.catalog as c; "
+        "print([m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pydantic', 'yaml', 'jinja2')])"
     )
-    times = []
-    for _ in range(3):  # best of three: the first run may write .pyc files
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        dt, bad = out.stdout.split(" ", 1)
-        assert bad.strip() == "[]"
-        times.append(float(dt))
-    assert min(times) < 0.05, times
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
