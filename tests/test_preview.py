@@ -58,10 +58,16 @@ def test_policies_see_the_clouds_regions_and_gpus():
     seen = {}
     for stack in SHIPPED:
         _, doc = preview_json(stack)
+        facility = doc["facility"]
         providers = [r for r in doc["resources"] if r["type"].startswith("pulumi:providers:")]
-        seen[doc["facility"]["cloud"]] = (len(providers), doc["estimate"]["gpus"])
+        seen[facility["cloud"]] = (len(providers), doc["estimate"]["gpus"])
+        fleets = [line for line in doc["estimate"]["lines"] if line["kind"] == "fleet"]
+        assert {line["region"] for line in doc["estimate"]["lines"]} == {facility["region"]}
+        assert {line["item"] for line in fleets} == {f["instance_type"] for f in facility["fleets"]}
+        assert doc["estimate"]["gpus"] == sum(line["gpus"] for line in fleets) > 0
+        assert doc["unknowns"] == [], doc["unknowns"]
     assert set(seen) == {"aws", "azure", "gcp"}
-    assert all(count == 1 and gpus > 0 for count, gpus in seen.values())
+    assert all(count == 1 for count, _ in seen.values())
 
 
 def test_region_outside_the_team_allowlist_fails():
