@@ -846,15 +846,26 @@ def analyze_all(
     Like the engine, every registered resource is analyzed (the stack, components and providers
     too); ``custom_only=True`` restricts ``Analyze`` to custom, non-provider resources.
     """
+    with PolicyPackClient(pack_dir, **client_options) as client:
+        return analyze_with(client, resources, config, custom_only=custom_only)
+
+
+def analyze_with(
+    client: "PolicyPackClient",
+    resources: Iterable[Any],
+    config: Union[Mapping[str, Any], os.PathLike, None] = None,
+    *,
+    custom_only: bool = False,
+) -> tuple[list[PolicyInfo], list[Violation]]:
+    """`analyze_all` on a pack the caller started (so its start-up can overlap other work)."""
     resources = list(resources)
     providers = _providers_by_urn(resources)
-    with PolicyPackClient(pack_dir, **client_options) as client:
-        if config is not None:
-            client.configure(config)
-        violations: list[Violation] = []
-        for res in resources:
-            if custom_only and (not getattr(res, "custom", True) or res.type.startswith("pulumi:providers:")):
-                continue
-            violations += client.analyze(res, providers)
-        violations += client.analyze_stack(resources, providers)
-        return client.info()[1], violations
+    if config is not None:
+        client.configure(config)
+    violations: list[Violation] = []
+    for res in resources:
+        if custom_only and (not getattr(res, "custom", True) or res.type.startswith("pulumi:providers:")):
+            continue
+        violations += client.analyze(res, providers)
+    violations += client.analyze_stack(resources, providers)
+    return client.info()[1], violations

@@ -108,7 +108,9 @@ def program_config(stack: stackfile.StackFile) -> dict[str, str]:
 
 
 def preview(stack: str, policy_config: Path | None = None) -> Preview:
-    from aifactory.analyzer import analyze_all
+    from concurrent.futures import ThreadPoolExecutor
+
+    from aifactory.analyzer import PolicyPackClient, analyze_with
     from aifactory.recording import run_program
 
     stack_file = stackfile.read(stack)
@@ -116,10 +118,19 @@ def preview(stack: str, policy_config: Path | None = None) -> Preview:
     config_path = policy_config or default_policy_config(spec.team)
     config = read_policy_config(config_path) if config_path else {}
 
-    run = run_program(PROGRAM, project="aifactory", stack=stack_file.name, config=program_config(stack_file),
-                      known_ids=False)
+    # The pack process starts (mostly importing the Pulumi SDK) while the program runs.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        starting = pool.submit(PolicyPackClient(POLICY_PACK).start)
+        try:
+            run = run_program(PROGRAM, project="aifactory", stack=stack_file.name,
+                              config=program_config(stack_file), known_ids=False)
+        except BaseException:
+            if starting.exception() is None:
+                starting.result().close()
+            raise
+        with starting.result() as client:
+            infos, violations = analyze_with(client, run.resources, config)
     inventory = inventories.from_resources(run.resources)
-    infos, violations = analyze_all(POLICY_PACK, run.resources, config)
     pack = "aifactory"
     return Preview(
         project=run.project,
