@@ -27,8 +27,9 @@ app = typer.Typer(
 catalog_app = typer.Typer(help="Browse the sourced catalog of GPU instance types.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 
-out = Console(highlight=False, soft_wrap=False, width=200)
-err = Console(stderr=True, highlight=False, width=200)
+# The terminal's own width when there is one; a wide page when piped (CI logs, files).
+out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 
 
 class Format(str, Enum):
