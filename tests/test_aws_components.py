@@ -1,10 +1,12 @@
-"""AWS components under the Pulumi SDK's mocks: the recorded inputs are the contract.
+"""AWS components run under `aifactory.recording` (through tests/harness.py): the recorded inputs are the contract.
 
 Three module-scoped runs keep the file fast: the shipped example stack (`vision-prod`, through
 `aifactory.stackfile.read` + `load_facility` + `components.build_facility`), the same stack scaled
 up, and one standalone program that uses every component alone with an explicit provider (spot,
 reservation, capacity-block and split fleets, a NAT network, a budget action on fixed instances).
-Inputs are camelCase as the SDK sends them; numbers arrive as floats.
+Inputs are camelCase as the SDK sends them; numbers arrive as floats. The fake cloud answers a
+resource with the ID `<name>_id` and its inputs plus the computed attributes the components read
+(`arn`, `dnsName`, `mountName`, `prefixListId`, `name`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import copy
 import ipaddress
 import json
 
+import pulumi
+import pulumi_aws as aws
 import pytest
 
 import components
@@ -31,11 +35,7 @@ from components.aws import (
 )
 from components.aws.filesystem import LustreMount
 from components.common import group_name, render
-
-try:
-    from tests import aws_mocks
-except ImportError:  # tests/ itself on sys.path (pytest's default rootdir insertion)
-    import aws_mocks
+from tests.harness import FakeCloud, literal, run
 
 ASG = "aws:autoscaling/group:Group"
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -49,6 +49,25 @@ DLAMI = "resolve:ssm:/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver
 FS_MOUNT = LustreMount("fs-0123.fsx.us-west-2.amazonaws.com", "abcdefgh", "/fsx")
 
 
+def aws_outputs(type_: str, name: str, state: dict) -> dict:
+    """What AWS computes for the resources the components read back."""
+    out = {"arn": state.get("arn", f"arn:aws:mock:::{name}")}
+    if type_ == LUSTRE:
+        out.update(dnsName=f"{name}.fsx.example.com", mountName=f"{name.replace('-', '')[:8]}")
+    if type_ == "aws:ec2/vpcEndpoint:VpcEndpoint":
+        out["prefixListId"] = "pl-mock"
+    return out
+
+
+def run_aws(program):
+    return run(program, mocks=FakeCloud(aws_outputs))
+
+
+def provider_opts(region: str = "us-east-1") -> pulumi.ResourceOptions:
+    """An explicit AWS provider, as a standalone program passes it to a component."""
+    return pulumi.ResourceOptions(providers={"aws": aws.Provider(f"standalone-{region}", region=region)})
+
+
 def example_data() -> dict:
     return copy.deepcopy(stackfile.read("vision-prod").facility)
 
@@ -60,14 +79,8 @@ def spec():
 
 @pytest.fixture(scope="module")
 def example(spec):
-    box = {}
-
-    def program():
-        box["facility"] = components.build_facility(spec)
-
-    run = aws_mocks.run(program)
-    run.facility = box["facility"]
-    return run
+    """The example stack; `example.value` is the Facility built."""
+    return run_aws(lambda: components.build_facility(spec))
 
 
 @pytest.fixture(scope="module")
@@ -80,18 +93,19 @@ def scaled():
     more["fleets"].append({"name": "extra", "instance_type": "p5.48xlarge", "nodes": 4, "capacity": "on-demand"})
     many_spec, more_spec = load_facility(many), load_facility(more)
     return (
-        aws_mocks.run(lambda: components.build_facility(many_spec)),
-        aws_mocks.run(lambda: components.build_facility(more_spec)),
+        run_aws(lambda: components.build_facility(many_spec)),
+        run_aws(lambda: components.build_facility(more_spec)),
     )
 
 
 @pytest.fixture(scope="module")
 def solo():
-    """Every component used alone from a plain Pulumi program with its own explicit provider."""
+    """Every component used alone from a plain Pulumi program with its own explicit provider;
+    `solo.value` maps a component's name to the component."""
     made = {}
 
     def program():
-        opts = aws_mocks.provider_opts("us-west-2")
+        opts = provider_opts("us-west-2")
         tags = {"team": "solo"}
         net = ClusterNetwork(
             "solo-net",
@@ -126,10 +140,9 @@ def solo():
             ),
             opts=opts,
         )
+        return made
 
-    run = aws_mocks.run(program)
-    run.made = made
-    return run
+    return run_aws(program)
 
 
 def template_of(run, fleet: str):
@@ -173,7 +186,7 @@ def test_components_have_type_tokens_and_parent_every_child(example):
 
 
 def test_exports_list_region_fleets_filesystems_and_budget(example):
-    exports = example.facility.exports()
+    exports = example.value.exports()
     assert exports["region"] == "us-east-1"
     assert exports["fleets"] == {"trainers": ["vision-prod-trainers"], "eval": ["vision-prod-eval"]}
     assert set(exports["filesystems"]) == {"scratch"}
@@ -314,10 +327,10 @@ def test_image_is_the_dlami_ssm_parameter_resolved_at_launch(example):
 def test_instance_type_node_count_and_zone_are_literal(example, spec):
     template = template_of(example, "vision-prod-trainers")
     asg = example.one(ASG, "vision-prod-trainers")
-    assert template.inputs["instanceType"] == "p5.48xlarge" and template.literal("instanceType")
+    assert template.inputs["instanceType"] == "p5.48xlarge" and literal(template, "instanceType")
     for key in ("minSize", "maxSize", "desiredCapacity"):
-        assert asg.inputs[key] == 16 and asg.literal(key)
-    assert tags_of(asg)["aifactory:zone"] == spec.zone and asg.literal("tags")
+        assert asg.inputs[key] == 16 and literal(asg, key)
+    assert tags_of(asg)["aifactory:zone"] == spec.zone and literal(asg, "tags")
 
 
 def test_group_references_its_template_and_depends_on_it(example):
@@ -364,7 +377,7 @@ def test_reservation_fleet_targets_the_reservation(solo):
 
 
 def test_fleet_above_the_group_cap_is_split_into_even_groups(solo):
-    fleet = solo.made["solo-split"]
+    fleet = solo.value["solo-split"]
     assert fleet.group_names == [group_name("solo", "split", i, 3) for i in range(3)]
     sizes = [solo.one(ASG, n).inputs["desiredCapacity"] for n in fleet.group_names]
     assert sizes == [2, 2, 1]
@@ -404,8 +417,8 @@ def test_bootstrap_template_renders_within_the_user_data_limit():
 def test_lustre_is_persistent_2_with_literal_capacity_and_throughput(example, spec):
     fs = example.one(LUSTRE)
     assert fs.inputs["deploymentType"] == "PERSISTENT_2"
-    assert fs.inputs["storageCapacity"] == 48_000 and fs.literal("storageCapacity")
-    assert fs.inputs["perUnitStorageThroughput"] == 250 and fs.literal("perUnitStorageThroughput")
+    assert fs.inputs["storageCapacity"] == 48_000 and literal(fs, "storageCapacity")
+    assert fs.inputs["perUnitStorageThroughput"] == 250 and literal(fs, "perUnitStorageThroughput")
 
 
 def test_lustre_is_2_15_lz4_encrypted_with_a_rotating_key(example):
@@ -445,7 +458,7 @@ def test_no_data_repository_association_without_a_repository(solo):
 def test_budget_is_monthly_cost_with_literal_amount_on_the_facility_tag(example):
     budget = example.one(BUDGET)
     assert (budget.inputs["budgetType"], budget.inputs["timeUnit"]) == ("COST", "MONTHLY")
-    assert budget.inputs["limitAmount"] == "1000000" and budget.literal("limitAmount")
+    assert budget.inputs["limitAmount"] == "1000000" and literal(budget, "limitAmount")
     assert budget.inputs["name"] == "vision-prod-budget"
     assert budget.inputs["costFilters"] == [{"name": "TagKeyValue", "values": ["user:facility$vision-prod"]}]
 
@@ -474,7 +487,7 @@ def test_kill_switch_scales_every_group_to_zero_at_100_percent_actual(example):
     assert at_100["subscriberSnsTopicArns"] == ["arn:aws:mock:::vision-prod-budget-kill"]
     function = example.one("aws:lambda/function:Function").inputs
     assert function["environment"]["variables"]["AIFACTORY_GROUPS"] == "vision-prod-trainers,vision-prod-eval"
-    code = function["code"].assets["index.py"].text
+    code = function["code"]["assets"]["index.py"]["text"]
     assert "MinSize=0, MaxSize=0, DesiredCapacity=0" in code
     subscription = example.one("aws:sns/topicSubscription:TopicSubscription", "vision-prod-budget-kill").inputs
     assert subscription["protocol"] == "lambda" and subscription["topic"] == "arn:aws:mock:::vision-prod-budget-kill"

@@ -1,5 +1,5 @@
-"""The Azure components under the Pulumi SDK's mocks: every assertion reads the inputs the SDK
-really sent to the (mock) engine, camelCase as it sends them.
+"""The Azure components run under `aifactory.recording` (through tests/harness.py): every
+assertion reads the inputs the SDK really sent to the (mock) engine, camelCase as it sends them.
 
 Three runs, shared through module-scoped fixtures:
 * `example`: stacks/Pulumi.speech-prod.yaml through stackfile.read + load_facility +
@@ -8,6 +8,7 @@ Three runs, shared through module-scoped fixtures:
 * `large`: a spec with a 250-node on-demand fleet, a spot fleet, a reservation fleet, NAT, blob
   integration and four budget thresholds, in update mode (IDs known) to check references;
 * `standalone`: the components used from a plain Pulumi program, no spec.
+Values a program hands back are stack outputs (`pulumi.export`), read from `run.outputs`.
 """
 
 from __future__ import annotations
@@ -16,20 +17,18 @@ import base64
 import copy
 import datetime as dt
 import re
-from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 import pytest
-from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
 
 import components
 from aifactory import stackfile
+from aifactory.recording import contains_unknown
 from aifactory.spec import load_facility
 from components.azure import budget as budget_module
 from components.azure.filesystem import ParallelFilesystem, ParallelFilesystemArgs
 from components.azure.fleet import GpuFleet, GpuFleetArgs
+from tests.harness import FakeCloud, provider_name, run
 
 MGS_ADDRESS = "10.50.128.4"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -38,103 +37,37 @@ SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGVRUDasGrN/NdlQzsgRymEcQf/1nIYnS
 UNTAGGED = {"azure-native:network:Subnet", "azure-native:consumption:Budget"}
 NO_LOCATION = UNTAGGED
 
-
-# --------------------------------------------------------------------------- mock harness
-
-
-@dataclass
-class Registration:
-    type: str
-    name: str
-    inputs: dict
-    parent: str
-    provider: str
-    protect: bool
-    retain_on_delete: bool
-    custom: bool
+PROVIDER = "pulumi:providers:azure-native"
+VMSS = "azure-native:compute:VirtualMachineScaleSet"
+PPG = "azure-native:compute:ProximityPlacementGroup"
+VNET = "azure-native:network:VirtualNetwork"
+NSG = "azure-native:network:NetworkSecurityGroup"
+SUBNET = "azure-native:network:Subnet"
+NAT = "azure-native:network:NatGateway"
+PUBLIC_IP = "azure-native:network:PublicIPAddress"
+AMLFS = "azure-native:storagecache:AmlFilesystem"
+BUDGET = "azure-native:consumption:Budget"
+ACTION_GROUP = "azure-native:monitor:ActionGroup"
 
 
-@dataclass
-class Run:
-    resources: list[Registration] = field(default_factory=list)
-    values: dict = field(default_factory=dict)
-
-    def of_type(self, suffix: str) -> list[Registration]:
-        return [r for r in self.resources if r.type.endswith(suffix)]
-
-    def named(self, name: str, suffix: str = "") -> Registration:
-        (found,) = [r for r in self.resources if r.name == name and r.type.endswith(suffix)]
-        return found
-
-    @property
-    def azure(self) -> list[Registration]:
-        return [r for r in self.resources if r.type.startswith("azure-native:")]
+# --------------------------------------------------------------------------- the fake cloud
 
 
-class _Mocks(pulumi.runtime.Mocks):
-    def __init__(self, preview: bool):
-        self.preview = preview
+def azure_cloud(preview: bool) -> FakeCloud:
+    """In a preview of a new stack IDs are unknown; once deployed, a filesystem reports its MGS address."""
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        state = {**args.inputs, "name": args.name}
-        if args.typ == "azure-native:storagecache:AmlFilesystem" and not self.preview:
-            state["clientInfo"] = {"mgsAddress": MGS_ADDRESS, "lustreVersion": "2.15"}
-        # In a preview of a new stack IDs are unknown: an empty ID is how a mock says so.
-        return ("" if self.preview else f"{args.name}_id"), state
+    def outputs(type_: str, name: str, state: dict) -> dict:
+        out = {"name": name}
+        if type_ == AMLFS and not preview:
+            out["clientInfo"] = {"mgsAddress": MGS_ADDRESS, "lustreVersion": "2.15"}
+        return out
 
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        if args.token == "azure-native:authorization:getClientConfig":
-            return {"subscriptionId": SUBSCRIPTION, "tenantId": "t", "clientId": "c", "objectId": "o"}
-        return {}
+    client = {"subscriptionId": SUBSCRIPTION, "tenantId": "t", "clientId": "c", "objectId": "o"}
+    return FakeCloud(outputs, calls={"azure-native:authorization:getClientConfig": client}, known_ids=not preview)
 
 
-class _Monitor(MockMonitor):
-    def __init__(self, mocks, run: Run):
-        super().__init__(mocks)
-        self.run = run
-
-    def RegisterResource(self, request):
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            self.run.resources.append(
-                Registration(
-                    type=request.type,
-                    name=request.name,
-                    inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
-                    parent=request.parent,
-                    provider=request.provider,
-                    protect=request.protect,
-                    retain_on_delete=request.retainOnDelete,
-                    custom=request.custom,
-                )
-            )
-        return response
-
-
-def run_program(program, preview: bool = False) -> Run:
-    """Run `program()` (which returns a dict of Outputs to resolve) under the mocks; record everything."""
-    run = Run()
-    mocks = _Mocks(preview)
-    pulumi.runtime.set_mocks(mocks, project="aifactory", stack="test", preview=preview, monitor=_Monitor(mocks, run))
-
-    @pulumi.runtime.test
-    def body():
-        return pulumi.Output.from_input(program()).apply(run.values.update)
-
-    body()
-    return run
-
-
-def is_unknown(value: Any) -> bool:
-    return isinstance(value, pulumi.output.Unknown) or (isinstance(value, str) and value == rpc.UNKNOWN)
-
-
-def contains_unknown(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(contains_unknown(v) for v in value.values())
-    if isinstance(value, list):
-        return any(contains_unknown(v) for v in value)
-    return is_unknown(value)
+def run_azure(program, preview: bool = False):
+    return run(program, mocks=azure_cloud(preview), preview=preview)
 
 
 # --------------------------------------------------------------------------- runs
@@ -170,34 +103,27 @@ def example_spec():
 
 
 @pytest.fixture(scope="module")
-def example(example_spec) -> Run:
-    exports: dict = {}
-
-    def program():
-        # In a preview the filesystem's address is unknown, so keep the plain exports as built.
-        exports.update(components.build_facility(example_spec).exports())
-        return {}
-
-    run = run_program(program, preview=True)
-    run.values.update(exports)
-    return run
+def example(example_spec):
+    """`example.value` is the facility's exports as built (in a preview the filesystem's address is unknown)."""
+    return run_azure(lambda: components.build_facility(example_spec).exports(), preview=True)
 
 
 @pytest.fixture(scope="module")
-def large() -> Run:
+def large():
     spec = load_facility(copy.deepcopy(large_spec()))
 
     def program():
         facility = components.build_facility(spec)
         fleet = facility.fleets["trainers"]
-        return {"exports": facility.exports(), "group_ids": fleet.group_ids,
-                "mount_command": facility.filesystems["data"].mount_command}
+        pulumi.export("exports", facility.exports())
+        pulumi.export("group_ids", fleet.group_ids)
+        pulumi.export("mount_command", facility.filesystems["data"].mount_command)
 
-    return run_program(program)
+    return run_azure(program)
 
 
 @pytest.fixture(scope="module")
-def standalone() -> Run:
+def standalone():
     import pulumi_azure_native as azure_native
 
     from components.azure import ClusterNetwork, ClusterNetworkArgs
@@ -212,17 +138,17 @@ def standalone() -> Run:
         fleet = GpuFleet("lab-gpu", GpuFleetArgs(instance_type="Standard_ND96asr_v4", nodes=2, network=net,
                                                  admin_username="lab", ssh_public_keys=[SSH_KEY]),
                          opts=pulumi.ResourceOptions(providers=[provider]))
-        return {"names": fleet.group_names}
+        pulumi.export("names", fleet.group_names)
 
-    return run_program(program)
+    return run_azure(program)
 
 
 # --------------------------------------------------------------------------- the example stack
 
 
 def test_example_stack_is_o_fleets(example, example_spec):
-    custom = [r for r in example.resources if r.custom]
-    scale_sets = example.of_type(":VirtualMachineScaleSet")
+    custom = example.custom(providers=True)
+    scale_sets = example.of(VMSS)
     # provider, resource group, VNet, NSG, 2 subnets, action group, 2 budgets (6 notifications > 5)
     fixed = 9
     per_fleet = 2 * len(example_spec.fleets)  # a placement group and one set (each fleet <= 100 nodes)
@@ -232,7 +158,7 @@ def test_example_stack_is_o_fleets(example, example_spec):
 
 
 def test_example_exports_region_fleets_filesystems_budget(example):
-    exports = example.values
+    exports = example.value
     assert exports["region"] == "eastus"
     assert exports["fleets"] == {"trainers": ["speech-prod-trainers"]}
     assert set(exports["filesystems"]) == {"scratch"}
@@ -240,7 +166,7 @@ def test_example_exports_region_fleets_filesystems_budget(example):
 
 
 def test_scale_sets_are_single_placement_group_uniform(example):
-    (vmss,) = example.of_type(":VirtualMachineScaleSet")
+    (vmss,) = example.of(VMSS)
     assert vmss.inputs["orchestrationMode"] == "Uniform"
     assert vmss.inputs["singlePlacementGroup"] is True
     assert vmss.inputs["platformFaultDomainCount"] == 1
@@ -249,7 +175,7 @@ def test_scale_sets_are_single_placement_group_uniform(example):
 
 
 def test_sku_name_and_capacity_are_literal_at_preview(example):
-    (vmss,) = example.of_type(":VirtualMachineScaleSet")
+    (vmss,) = example.of(VMSS)
     assert vmss.inputs["sku"] == {"name": "Standard_ND96isr_H100_v5", "tier": "Standard", "capacity": 4}
     # the subnet reference is unknown in this preview, which proves the run is a real preview
     nic = vmss.inputs["virtualMachineProfile"]["networkProfile"]["networkInterfaceConfigurations"][0]
@@ -257,28 +183,28 @@ def test_sku_name_and_capacity_are_literal_at_preview(example):
 
 
 def test_location_is_the_literal_region_on_every_resource(example):
-    for r in example.azure:
+    for r in example.package("azure-native"):
         if r.type in NO_LOCATION:
             continue
-        expected = "global" if r.type == "azure-native:monitor:ActionGroup" else "eastus"
+        expected = "global" if r.type == ACTION_GROUP else "eastus"
         assert r.inputs.get("location") == expected, r.name
-    provider = example.named("speech-prod-azure", "providers:azure-native")
+    provider = example.one(PROVIDER, "speech-prod-azure")
     assert provider.inputs["location"] == "eastus"
 
 
 def test_tags_on_every_taggable_resource(example, example_spec):
     expected = example_spec.merged_tags()
-    taggable = [r for r in example.azure if r.type not in UNTAGGED]
+    taggable = [r for r in example.package("azure-native") if r.type not in UNTAGGED]
     assert len(taggable) >= 7
     for r in taggable:
         assert r.inputs.get("tags") == expected, r.name
 
 
 def test_every_azure_resource_uses_the_facility_provider(example):
-    provider = example.named("speech-prod-azure", "providers:azure-native")
+    provider = example.one(PROVIDER, "speech-prod-azure")
     assert provider.parent.endswith("aifactory:azure:Facility::speech-prod")
-    for r in example.azure:
-        assert r.provider.split("::")[-2] == "speech-prod-azure", r.name
+    for r in example.package("azure-native"):
+        assert provider_name(r) == "speech-prod-azure", r.name
 
 
 def test_children_are_parented_to_their_component(example):
@@ -291,19 +217,19 @@ def test_children_are_parented_to_their_component(example):
         "AmlFilesystem": "ParallelFilesystem", "Budget": "BudgetGuard", "ActionGroup": "BudgetGuard",
         "ResourceGroup": "Facility",
     }
-    for r in example.azure:
+    for r in example.package("azure-native"):
         kind = r.type.rsplit(":", 1)[-1]
         assert f"aifactory:azure:{owners[kind]}::" in r.parent, r.name
 
 
 def test_image_is_the_ubuntu_hpc_marketplace_image(example):
-    (vmss,) = example.of_type(":VirtualMachineScaleSet")
+    (vmss,) = example.of(VMSS)
     image = vmss.inputs["virtualMachineProfile"]["storageProfile"]["imageReference"]
     assert image == {"publisher": "microsoft-dsvm", "offer": "ubuntu-hpc", "sku": "2204", "version": "latest"}
 
 
 def test_ssh_keys_only(example, example_spec):
-    (vmss,) = example.of_type(":VirtualMachineScaleSet")
+    (vmss,) = example.of(VMSS)
     os_profile = vmss.inputs["virtualMachineProfile"]["osProfile"]
     assert "adminPassword" not in os_profile
     linux = os_profile["linuxConfiguration"]
@@ -314,18 +240,18 @@ def test_ssh_keys_only(example, example_spec):
 
 
 def test_no_public_ips_on_gpu_nodes_and_accelerated_networking(example):
-    (vmss,) = example.of_type(":VirtualMachineScaleSet")
+    (vmss,) = example.of(VMSS)
     for nic in vmss.inputs["virtualMachineProfile"]["networkProfile"]["networkInterfaceConfigurations"]:
         assert nic["enableAcceleratedNetworking"] is True
         for ip in nic["ipConfigurations"]:
             assert "publicIPAddressConfiguration" not in ip
-    assert example.of_type(":PublicIPAddress") == []  # nat is off in the example
-    for subnet in example.of_type(":Subnet"):
+    assert example.of(PUBLIC_IP) == []  # nat is off in the example
+    for subnet in example.of(SUBNET):
         assert subnet.inputs["defaultOutboundAccess"] is False
 
 
 def test_nsg_denies_internet_inbound_and_allows_the_vnet(example):
-    (nsg,) = example.of_type(":NetworkSecurityGroup")
+    (nsg,) = example.of(NSG)
     rules = {r["name"]: r for r in nsg.inputs["securityRules"]}
     allow, deny = rules["allow-vnet-inbound"], rules["deny-internet-inbound"]
     assert (allow["direction"], allow["access"], allow["sourceAddressPrefix"], allow["destinationAddressPrefix"]) == (
@@ -339,27 +265,27 @@ def test_subnets_come_from_the_netplan(example, example_spec):
     from aifactory import rules
 
     plan = rules.subnet_plan(example_spec)
-    compute = example.named("speech-prod-net-compute", ":Subnet")
-    storage = example.named("speech-prod-net-storage", ":Subnet")
+    compute = example.one(SUBNET, "speech-prod-net-compute")
+    storage = example.one(SUBNET, "speech-prod-net-storage")
     assert compute.inputs["addressPrefix"] == plan.compute
     assert storage.inputs["addressPrefix"] == plan.storage
     assert "networkSecurityGroup" in compute.inputs and "networkSecurityGroup" not in storage.inputs
-    (vnet,) = example.of_type(":VirtualNetwork")
+    (vnet,) = example.of(VNET)
     assert vnet.inputs["addressSpace"] == {"addressPrefixes": ["10.50.0.0/16"]}
 
 
 def test_lustre_sku_and_capacity_are_literal(example):
-    (fs,) = example.of_type(":AmlFilesystem")
+    (fs,) = example.of(AMLFS)
     assert fs.inputs["sku"] == {"name": "AMLFS-Durable-Premium-125"}
     assert fs.inputs["storageCapacityTiB"] == 16
     assert fs.inputs["maintenanceWindow"] == {"dayOfWeek": "Sunday", "timeOfDayUTC": "02:00"}
 
 
 def test_lustre_is_protected_from_deletion(example):
-    (fs,) = example.of_type(":AmlFilesystem")
+    (fs,) = example.of(AMLFS)
     assert fs.protect is True
     assert fs.retain_on_delete is True
-    assert all(not r.protect for r in example.azure if r is not fs)
+    assert all(not r.protect for r in example.package("azure-native") if r is not fs)
 
 
 def test_lustre_capacity_off_the_sku_steps_is_refused():
@@ -369,7 +295,7 @@ def test_lustre_capacity_off_the_sku_steps_is_refused():
 
 
 def test_budget_amount_literal_and_monthly_cost(example):
-    budgets = example.of_type(":Budget")
+    budgets = example.of(BUDGET)
     assert budgets
     for b in budgets:
         assert b.inputs["amount"] == 300000
@@ -386,51 +312,51 @@ def test_first_of_month_is_the_first_day():
 
 
 def test_250_node_fleet_gives_three_sets_of_at_most_100(large):
-    sets = [r for r in large.of_type(":VirtualMachineScaleSet") if r.name.startswith("asr-big-trainers")]
+    sets = large.of(VMSS, "asr-big-trainers")
     assert sorted(r.name for r in sets) == ["asr-big-trainers-000", "asr-big-trainers-001", "asr-big-trainers-002"]
     capacities = [r.inputs["sku"]["capacity"] for r in sets]
     assert sum(capacities) == 250 and max(capacities) <= 100
     assert all(r.inputs["singlePlacementGroup"] is True for r in sets)
-    assert large.values["exports"]["fleets"]["trainers"] == [r.name for r in sorted(sets, key=lambda r: r.name)]
-    assert large.values["group_ids"] == [f"asr-big-trainers-00{i}_id" for i in range(3)]
+    assert large.outputs["exports"]["fleets"]["trainers"] == [r.name for r in sorted(sets, key=lambda r: r.name)]
+    assert large.outputs["group_ids"] == [f"asr-big-trainers-00{i}_id" for i in range(3)]
 
 
 def test_sets_of_a_fleet_share_its_proximity_placement_group(large):
-    ppg = large.named("asr-big-trainers-ppg", ":ProximityPlacementGroup")
+    ppg = large.one(PPG, "asr-big-trainers-ppg")
     assert ppg.inputs["proximityPlacementGroupType"] == "Standard"
-    sets = [r for r in large.of_type(":VirtualMachineScaleSet") if r.name.startswith("asr-big-trainers")]
+    sets = large.of(VMSS, "asr-big-trainers")
     assert {r.inputs["proximityPlacementGroup"]["id"] for r in sets} == {"asr-big-trainers-ppg_id"}
 
 
 def test_spot_fleet_is_spot_with_delete_eviction_and_no_price_cap(large):
-    spot = large.named("asr-big-spot", ":VirtualMachineScaleSet")
+    spot = large.one(VMSS, "asr-big-spot")
     profile = spot.inputs["virtualMachineProfile"]
     assert (profile["priority"], profile["evictionPolicy"]) == ("Spot", "Delete")
     assert profile["billingProfile"] == {"maxPrice": -1}
-    trainers = large.named("asr-big-trainers-000", ":VirtualMachineScaleSet")
+    trainers = large.one(VMSS, "asr-big-trainers-000")
     assert trainers.inputs["virtualMachineProfile"]["priority"] == "Regular"
 
 
 def test_reservation_fleet_uses_the_capacity_reservation_group(large):
-    reserved = large.named("asr-big-reserved", ":VirtualMachineScaleSet")
+    reserved = large.one(VMSS, "asr-big-reserved")
     profile = reserved.inputs["virtualMachineProfile"]
     assert profile["capacityReservation"] == {"capacityReservationGroup": {"id": large_spec()["fleets"][2]["reservation_id"]}}
     # Azure refuses a capacity reservation with a single placement group or a placement group.
     assert reserved.inputs["singlePlacementGroup"] is False
     assert "proximityPlacementGroup" not in reserved.inputs
-    assert [r.name for r in large.of_type(":ProximityPlacementGroup")] == ["asr-big-trainers-ppg", "asr-big-spot-ppg"]
+    assert sorted(r.name for r in large.of(PPG)) == ["asr-big-spot-ppg", "asr-big-trainers-ppg"]
 
 
 def test_nat_gateway_gives_the_compute_subnet_egress(large):
-    (nat,) = large.of_type(":NatGateway")
-    (ip,) = large.of_type(":PublicIPAddress")
+    (nat,) = large.of(NAT)
+    (ip,) = large.of(PUBLIC_IP)
     assert nat.inputs["publicIpAddresses"] == [{"id": f"{ip.name}_id"}]
-    compute = large.named("asr-big-net-compute", ":Subnet")
+    compute = large.one(SUBNET, "asr-big-net-compute")
     assert compute.inputs["natGateway"] == {"id": f"{nat.name}_id"}
 
 
 def test_blob_integration_names_the_container_resource_ids(large):
-    (fs,) = large.of_type(":AmlFilesystem")
+    (fs,) = large.of(AMLFS)
     account = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/asr-big-rg/providers/Microsoft.Storage/"
                "storageAccounts/speechdata/blobServices/default/containers/")
     assert fs.inputs["hsm"]["settings"] == {
@@ -440,27 +366,27 @@ def test_blob_integration_names_the_container_resource_ids(large):
 
 
 def test_bootstrap_checks_infiniband_sets_nccl_and_mounts_lustre(large):
-    vmss = large.named("asr-big-trainers-000", ":VirtualMachineScaleSet")
+    vmss = large.one(VMSS, "asr-big-trainers-000")
     script = base64.b64decode(vmss.inputs["virtualMachineProfile"]["osProfile"]["customData"]).decode()
     assert "ibstat" in script and "ibv_devinfo" in script and "expected_ib_ports=8" in script
     assert "export NCCL_IB_PCI_RELAXED_ORDERING=1" in script
     assert "NCCL_TOPO_FILE=/opt/microsoft/ndv5-topo.xml" in script
     assert f"mount -t lustre -o noatime,flock {MGS_ADDRESS}@tcp:/lustrefs /mnt/data" in script
-    a100 = large.named("asr-big-spot", ":VirtualMachineScaleSet")
+    a100 = large.one(VMSS, "asr-big-spot")
     a100_script = base64.b64decode(a100.inputs["virtualMachineProfile"]["osProfile"]["customData"]).decode()
     assert "/opt/microsoft/ndv4-topo.xml" in a100_script
-    assert large.values["mount_command"] == f"mount -t lustre -o noatime,flock {MGS_ADDRESS}@tcp:/lustrefs /mnt/data"
+    assert large.outputs["mount_command"] == f"mount -t lustre -o noatime,flock {MGS_ADDRESS}@tcp:/lustrefs /mnt/data"
 
 
 def test_budget_scoped_to_the_resource_group(large):
-    for budget in large.of_type(":Budget"):
+    for budget in large.of(BUDGET):
         assert budget.inputs["scope"] == "asr-big-rg_id"
         assert budget.inputs["amount"] == 20_000_000
 
 
 def test_budget_notifications_actual_and_forecasted_per_threshold(large):
-    budgets = large.of_type(":Budget")
-    (group,) = large.of_type(":ActionGroup")
+    budgets = large.of(BUDGET)
+    (group,) = large.of(ACTION_GROUP)
     assert [r["emailAddress"] for r in group.inputs["emailReceivers"]] == ["a@example.com", "b@example.com"]
     seen = set()
     for budget in budgets:
@@ -472,19 +398,19 @@ def test_budget_notifications_actual_and_forecasted_per_threshold(large):
             assert n["operator"] == "GreaterThanOrEqualTo" and n["enabled"] is True
             seen.add((n["thresholdType"], n["threshold"]))
     assert seen == {(kind, pct) for kind in ("Actual", "Forecasted") for pct in (25, 50, 80, 100)}
-    assert large.values["exports"]["budget"] == "asr-big-budget"
+    assert large.outputs["exports"]["budget"] == "asr-big-budget"
 
 
 # --------------------------------------------------------------------------- standalone use
 
 
 def test_components_work_without_a_spec(standalone):
-    (vmss,) = standalone.of_type(":VirtualMachineScaleSet")
-    assert vmss.name == "lab-gpu" and standalone.values["names"] == ["lab-gpu"]
+    (vmss,) = standalone.of(VMSS)
+    assert vmss.name == "lab-gpu" and standalone.outputs["names"] == ["lab-gpu"]
     assert vmss.inputs["location"] == "westeurope"
     assert "aifactory:azure:GpuFleet::lab-gpu" in vmss.parent
-    assert vmss.provider.split("::")[-2] == "westeu"
-    subnet = standalone.named("lab-compute", ":Subnet")
+    assert provider_name(vmss) == "westeu"
+    subnet = standalone.one(SUBNET, "lab-compute")
     assert subnet.inputs["addressPrefix"] == "10.9.0.0/21"
 
 

@@ -1,32 +1,31 @@
-"""Google Cloud components under the Pulumi SDK's mocks: the inputs they really register.
+"""Google Cloud components run under `aifactory.recording` (through tests/harness.py): the
+inputs they really register.
 
-Four mock runs, shared by module-scoped fixtures:
+Four runs, shared by module-scoped fixtures:
 - `standalone`: the components used alone, one network per GPU family, fleets of every
   capacity, every filesystem kind and a budget;
 - `example`: stacks/Pulumi.llm-prod.yaml through stackfile + load_facility + build_facility;
 - `scaled`: the same stack with 750x the nodes (O(fleets) check);
 - `unknown`: the example in preview with every resource output unknown (literal-value check).
-Inputs arrive camelCase, as the engine sends them.
+Inputs arrive camelCase, as the engine sends them; the facility's exports are a stack output.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 import pytest
-from pulumi.runtime import mocks as pulumi_mocks
 
 from aifactory import netplan, stackfile
+from aifactory.recording import contains_unknown
 from aifactory.spec import load_facility
+from tests.harness import FakeCloud, provider_name, run
 
 PROJECT = "llm-prod-training"
 ZONE = "us-central1-a"
 REGION = "us-central1"
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown-value sentinel
 
 NETWORK = "gcp:compute/network:Network"
 SUBNET = "gcp:compute/subnetwork:Subnetwork"
@@ -44,105 +43,30 @@ ADDRESS = "gcp:compute/globalAddress:GlobalAddress"
 PROVIDER = "pulumi:providers:gcp"
 
 
-# --------------------------------------------------------------------------- mock harness
+# --------------------------------------------------------------------------- the fake cloud
 
 
-@dataclass
-class Record:
-    type: str
-    name: str
-    inputs: dict[str, Any]
-    provider: str
-    custom: bool
-    protect: bool = False
+def gcp_outputs(type_: str, name: str, state: dict) -> dict:
+    """The outputs Google Cloud computes (ids, self links, mount points); an `id` is also the resource's ID."""
+    name = state.get("name") or name
+    base = f"projects/{PROJECT}"
+    return {
+        NETWORK: {"id": f"{base}/global/networks/{name}", "selfLink": f"https://g/{base}/global/networks/{name}"},
+        SUBNET: {"selfLink": f"https://g/{base}/regions/{REGION}/subnetworks/{name}"},
+        TEMPLATE: {"selfLink": f"https://g/{base}/regions/{REGION}/instanceTemplates/{name}"},
+        POLICY: {"selfLink": f"https://g/{base}/regions/{REGION}/resourcePolicies/{name}"},
+        TOPIC: {"id": f"{base}/topics/{name}"},
+        CHANNEL: {"id": f"{base}/notificationChannels/{name}"},
+        LUSTRE: {"mountPoint": f"10.50.16.2@tcp:/{state.get('filesystem')}"},
+        PARALLELSTORE: {"accessPoints": ["10.50.16.3", "10.50.16.4"]},
+        FILESTORE: {"networks": [{**n, "ipAddresses": ["10.50.16.9"]} for n in state.get("networks", [])]},
+    }.get(type_, {})
 
 
-@dataclass
-class Run:
-    records: list[Record] = field(default_factory=list)
-    value: Any = None
-
-    def of(self, type_: str, prefix: str = "") -> list[Record]:
-        return [r for r in self.records if r.type == type_ and r.name.startswith(prefix)]
-
-    def one(self, type_: str, name: str) -> Record:
-        found = [r for r in self.records if r.type == type_ and r.name == name]
-        assert len(found) == 1, f"{type_} {name}: {[r.name for r in self.of(type_)]}"
-        return found[0]
-
-    @property
-    def custom(self) -> list[Record]:
-        return [r for r in self.records if r.custom]
-
-
-class GcpMocks(pulumi_mocks.Mocks):
-    """Echo inputs and add the outputs Google Cloud computes (ids, self links, mount points)."""
-
-    def __init__(self, run: Run, known_outputs: bool = True):
-        self.run = run
-        self.known_outputs = known_outputs
-
-    def new_resource(self, args: pulumi_mocks.MockResourceArgs):
-        self.run.records.append(Record(args.typ, args.name, args.inputs, args.provider or "", args.custom))
-        if not self.known_outputs:
-            return "", {}
-        state = dict(args.inputs)
-        name = state.get("name") or args.name
-        state.setdefault("name", name)
-        base = f"projects/{PROJECT}"
-        outputs = {
-            NETWORK: {"id": f"{base}/global/networks/{name}", "selfLink": f"https://g/{base}/global/networks/{name}"},
-            SUBNET: {"selfLink": f"https://g/{base}/regions/{REGION}/subnetworks/{name}"},
-            TEMPLATE: {"selfLink": f"https://g/{base}/regions/{REGION}/instanceTemplates/{name}"},
-            POLICY: {"selfLink": f"https://g/{base}/regions/{REGION}/resourcePolicies/{name}"},
-            TOPIC: {"id": f"{base}/topics/{name}"},
-            CHANNEL: {"id": f"{base}/notificationChannels/{name}"},
-            LUSTRE: {"mountPoint": f"10.50.16.2@tcp:/{state.get('filesystem')}"},
-            PARALLELSTORE: {"accessPoints": ["10.50.16.3", "10.50.16.4"]},
-            FILESTORE: {"networks": [{**n, "ipAddresses": ["10.50.16.9"]} for n in state.get("networks", [])]},
-        }.get(args.typ, {})
-        state.update(outputs)
-        return outputs.get("id", f"{args.name}-id"), state
-
-    def call(self, args: pulumi_mocks.MockCallArgs):
-        return {}
-
-
-class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """The SDK's mock monitor, also keeping each registration's `protect` flag."""
-
-    def __init__(self, mocks: GcpMocks):
-        super().__init__(mocks)
-        self.run = mocks.run
-
-    def RegisterResource(self, request):
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            for record in reversed(self.run.records):
-                if record.type == request.type and record.name == request.name:
-                    record.protect = bool(request.protect)
-                    break
-        return response
-
-
-def run_program(program, preview: bool = False, known_outputs: bool = True) -> Run:
-    run = Run()
-    mocks = GcpMocks(run, known_outputs)
-    pulumi.runtime.set_mocks(
-        mocks, project="aifactory", stack="test", preview=preview, monitor=RecordingMonitor(mocks)
-    )
-
-    def store(value):
-        run.value = value
-        return value
-
-    @pulumi.runtime.test
-    def program_run():
-        value = program()
-        return value.apply(store) if isinstance(value, pulumi.Output) else store(value)
-
-    program_run()
-    return run
+def run_gcp(program, preview: bool = False, known_outputs: bool = True):
+    """Run `program` against the fake cloud; without `known_outputs` every ID and output is unknown."""
+    mocks = FakeCloud(gcp_outputs) if known_outputs else FakeCloud(known_ids=False, known_state=False)
+    return run(program, mocks=mocks, preview=preview)
 
 
 def example_spec(**changes):
@@ -161,7 +85,7 @@ def build_example(spec):
     import components
 
     facility = components.build_facility(spec)
-    return pulumi.Output.from_input(facility.exports())
+    pulumi.export("exports", facility.exports())
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -176,7 +100,7 @@ FAMILIES = {
 
 
 @pytest.fixture(scope="module")
-def standalone() -> Run:
+def standalone():
     from components.gcp import (
         BudgetGuard,
         BudgetGuardArgs,
@@ -229,36 +153,35 @@ def standalone() -> Run:
             monthly_usd=1234.5, alert_emails=["a@example.com", "b@example.com"], thresholds_pct=[25, 90],
             billing_account="012345-6789AB-CDEF01", project=PROJECT, project_number="987654321",
             facility="lab", tags=tags))
-        return None
 
-    return run_program(program)
+    return run_gcp(program)
 
 
 @pytest.fixture(scope="module")
-def example() -> Run:
+def example():
     spec = example_spec()
-    return run_program(lambda: build_example(spec))
+    return run_gcp(lambda: build_example(spec))
 
 
 @pytest.fixture(scope="module")
-def scaled() -> Run:
+def scaled():
     spec = example_spec(**{"fleets.0.nodes": 6000, "network.cidr": "10.64.0.0/12"})
-    return run_program(lambda: build_example(spec))
+    return run_gcp(lambda: build_example(spec))
 
 
 @pytest.fixture(scope="module")
-def unknown() -> Run:
+def unknown():
     spec = example_spec()
-    return run_program(lambda: build_example(spec), preview=True, known_outputs=False)
+    return run_gcp(lambda: build_example(spec), preview=True, known_outputs=False)
 
 
-def networks_of(run: Run, key: str) -> list[Record]:
+def networks_of(run, key: str) -> list:
     return [r for r in run.of(NETWORK) if r.name.startswith(f"{key}-net-") or r.name.startswith(f"{key}-gpunet-")
             or r.name == f"{key}-rdma-net"]
 
 
-def template_of(run: Run, fleet: str) -> dict:
-    return run.one(TEMPLATE, f"{fleet}-template").inputs
+def template_of(run, fleet: str) -> dict:
+    return run.inputs(TEMPLATE, f"{fleet}-template")
 
 
 # --------------------------------------------------------------------------- network per machine family
@@ -521,16 +444,16 @@ def test_provider_has_project_region_zone_and_default_labels(example):
 
 
 def test_every_resource_uses_the_facility_provider(example):
-    resources = [r for r in example.custom if r.type != PROVIDER]
+    resources = example.custom()
     assert resources
-    assert {r.provider.split("::")[-2] for r in resources if r.provider} == {"llm-prod-gcp"}
+    assert {provider_name(r) for r in resources if r.provider} == {"llm-prod-gcp"}
     assert all(r.provider for r in resources)
 
 
 def test_labels_on_every_labelable_resource(example):
     facility = {"facility": "llm-prod", "team": "llm", "managed-by": "aifactory", "cost-center": "cc-5120"}
     labelled = {TEMPLATE: "labels", LUSTRE: "labels", ADDRESS: "labels", TOPIC: "labels", CHANNEL: "userLabels"}
-    found = [r for r in example.custom if r.type in labelled]
+    found = [r for r in example.custom() if r.type in labelled]
     assert {r.type for r in found} == set(labelled)
     for record in found:
         assert facility.items() <= record.inputs[labelled[record.type]].items(), record.name
@@ -548,20 +471,20 @@ def test_example_runs_as_a_tcpxo_facility(example):
 
 def test_example_scales_with_fleets_not_nodes(example, scaled):
     # 8 nodes -> 6000 nodes: only the MIG split (3 groups of 2000) adds resources.
-    assert len(example.custom) < 60
-    assert len(scaled.custom) - len(example.custom) == 2
+    assert len(example.custom(providers=True)) < 60
+    assert len(scaled.custom(providers=True)) - len(example.custom(providers=True)) == 2
     assert [m.inputs["targetSize"] for m in sorted(scaled.of(MIG), key=lambda r: r.name)] == [2000, 2000, 2000]
 
 
 def test_example_exports(example):
-    exports = example.value
+    exports = example.outputs["exports"]
     assert exports["region"] == REGION and exports["budget"] == "llm-prod-budget"
     assert exports["fleets"] == {"trainers": ["llm-prod-trainers"]}
     assert exports["filesystems"] == {"scratch": {"dns_name": "10.50.16.2", "mount_name": "scratch"}}
 
 
 def test_component_type_tokens(example):
-    kinds = {r.type for r in example.records if not r.custom}
+    kinds = {r.type for r in example.components()}
     names = ("Facility", "ClusterNetwork", "GpuFleet", "ParallelFilesystem", "BudgetGuard")
     assert kinds == {f"aifactory:gcp:{k}" for k in names}
 
@@ -578,7 +501,7 @@ def test_policy_values_stay_literal_when_every_output_is_unknown(unknown):
         provider["region"], provider["zone"],
     ]
     assert values == ["a3-megagpu-8g", REGION, 8, ZONE, "36000", "1000", ZONE, "600000", REGION, ZONE]
-    assert UNKNOWN not in json.dumps(values)
+    assert not contains_unknown(values)
 
 
 @pytest.mark.parametrize("fleet", ["hi-fleet", "mega-fleet", "ultra-fleet", "a2-fleet", "mnt"])

@@ -19,12 +19,13 @@ from components.aws.budget import BudgetGuard, BudgetGuardArgs
 from components.aws.filesystem import ParallelFilesystem, ParallelFilesystemArgs
 from components.aws.fleet import GpuFleet, GpuFleetArgs
 from components.aws.network import ClusterNetwork, ClusterNetworkArgs
+from components.common import FacilityExports, budget_alerts
 
 TYPE = "aifactory:aws:Facility"
 SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 
 
-class Facility(pulumi.ComponentResource):
+class Facility(FacilityExports, pulumi.ComponentResource):
     provider: aws.Provider
     network: ClusterNetwork
     fleets: dict[str, GpuFleet]
@@ -138,9 +139,7 @@ class Facility(pulumi.ComponentResource):
             self.budget = BudgetGuard(
                 f"{name}-budget",
                 BudgetGuardArgs(
-                    monthly_usd=spec.budget.monthly_usd,
-                    alert_emails=[str(e) for e in spec.budget.alert_emails],
-                    thresholds_pct=list(spec.budget.thresholds_pct),
+                    **budget_alerts(spec.budget),
                     facility=spec.name,
                     enforce="stop" if stop else "none",
                     stop_group_names=groups if stop else (),
@@ -151,17 +150,3 @@ class Facility(pulumi.ComponentResource):
             )
 
         self.register_outputs(self.exports())
-
-    @classmethod
-    def from_spec(cls, spec: FacilitySpec, opts: pulumi.ResourceOptions | None = None) -> "Facility":
-        return cls(spec.name, spec, opts)
-
-    def exports(self) -> dict:
-        return {
-            "region": self.region,
-            "fleets": {fleet: list(f.group_names) for fleet, f in self.fleets.items()},
-            "filesystems": {
-                fs: {"dns_name": f.dns_name, "mount_name": f.mount_name} for fs, f in self.filesystems.items()
-            },
-            "budget": self.budget.budget_name if self.budget is not None else None,
-        }

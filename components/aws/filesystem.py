@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.network import ClusterNetwork
+from components.aws.network import ClusterNetwork, security_group_rule
 
 TYPE = "aifactory:aws:ParallelFilesystem"
 LUSTRE_PORTS = ((988, 988), (1018, 1023))
@@ -78,32 +78,21 @@ class ParallelFilesystem(pulumi.ComponentResource):
         for low, high in LUSTRE_PORTS:
             ports = f"{low}" if low == high else f"{low}-{high}"
             for peer, label in ((net.cluster_security_group_id, "cluster"), (sg.id, "self")):
-                aws.vpc.SecurityGroupIngressRule(
-                    f"{name}-in-{label}-{ports}",
-                    security_group_id=sg.id,
-                    ip_protocol="tcp",
-                    from_port=low,
-                    to_port=high,
-                    referenced_security_group_id=peer,
-                    description=f"Lustre {ports} from the {label}",
-                    opts=child,
-                )
-                aws.vpc.SecurityGroupEgressRule(
-                    f"{name}-out-{label}-{ports}",
-                    security_group_id=sg.id,
-                    ip_protocol="tcp",
-                    from_port=low,
-                    to_port=high,
-                    referenced_security_group_id=peer,
-                    description=f"Lustre {ports} to the {label}",
-                    opts=child,
-                )
-            aws.vpc.SecurityGroupEgressRule(
+                for direction, way in (("in", "from"), ("out", "to")):
+                    security_group_rule(
+                        direction,
+                        f"{name}-{direction}-{label}-{ports}",
+                        sg.id,
+                        ports=(low, high),
+                        referenced_security_group_id=peer,
+                        description=f"Lustre {ports} {way} the {label}",
+                        opts=child,
+                    )
+            security_group_rule(
+                "out",
                 f"{name}-cluster-out-{ports}",
-                security_group_id=net.cluster_security_group_id,
-                ip_protocol="tcp",
-                from_port=low,
-                to_port=high,
+                net.cluster_security_group_id,
+                ports=(low, high),
                 referenced_security_group_id=sg.id,
                 description=f"Lustre {ports} from the cluster to {name}",
                 opts=child,

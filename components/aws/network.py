@@ -38,6 +38,33 @@ def zone_inputs(zone: str) -> dict[str, str]:
     return {"availability_zone": zone}
 
 
+def security_group_rule(
+    direction: str,
+    name: str,
+    security_group_id: pulumi.Input[str],
+    *,
+    description: str,
+    opts: pulumi.ResourceOptions,
+    ip_protocol: str = "tcp",
+    ports: tuple[int, int] | None = None,
+    **peer: pulumi.Input[str],
+) -> aws.vpc.SecurityGroupIngressRule | aws.vpc.SecurityGroupEgressRule:
+    """One `aws.vpc.SecurityGroupIngressRule` (`direction="in"`) or `EgressRule` (`"out"`) on
+    `security_group_id`, for `ports` (from, to; all ports when None) and one peer given by keyword:
+    `referenced_security_group_id`, `prefix_list_id` or `cidr_ipv4`."""
+    rule = {"in": aws.vpc.SecurityGroupIngressRule, "out": aws.vpc.SecurityGroupEgressRule}[direction]
+    port_range = {} if ports is None else {"from_port": ports[0], "to_port": ports[1]}
+    return rule(
+        name,
+        security_group_id=security_group_id,
+        ip_protocol=ip_protocol,
+        **port_range,
+        **peer,
+        description=description,
+        opts=opts,
+    )
+
+
 @dataclass
 class ClusterNetworkArgs:
     region: str
@@ -91,28 +118,25 @@ class ClusterNetwork(pulumi.ComponentResource):
             tags=tags("vpc"),
             opts=child,
         )
-        compute = aws.ec2.Subnet(
-            f"{name}-compute",
-            vpc_id=vpc.id,
-            cidr_block=compute_cidr,
-            **zone_inputs(args.zone),
-            map_public_ip_on_launch=False,
-            tags=tags("compute"),
-            opts=child,
-        )
-        storage = aws.ec2.Subnet(
-            f"{name}-storage",
-            vpc_id=vpc.id,
-            cidr_block=storage_cidr,
-            **zone_inputs(args.zone),
-            map_public_ip_on_launch=False,
-            tags=tags("storage"),
-            opts=child,
-        )
+
+        def subnet(label: str, cidr: str) -> aws.ec2.Subnet:
+            # No subnet maps public IPs: the public one (NAT only) holds just the NAT gateway and its EIP.
+            return aws.ec2.Subnet(
+                f"{name}-{label}",
+                vpc_id=vpc.id,
+                cidr_block=cidr,
+                **zone_inputs(args.zone),
+                map_public_ip_on_launch=False,
+                tags=tags(label),
+                opts=child,
+            )
+
+        compute = subnet("compute", compute_cidr)
+        storage = subnet("storage", storage_cidr)
         private_rt = aws.ec2.RouteTable(f"{name}-private", vpc_id=vpc.id, tags=tags("private"), opts=child)
-        for subnet, label in ((compute, "compute"), (storage, "storage")):
+        for routed, label in ((compute, "compute"), (storage, "storage")):
             aws.ec2.RouteTableAssociation(
-                f"{name}-{label}-rt", subnet_id=subnet.id, route_table_id=private_rt.id, opts=child
+                f"{name}-{label}-rt", subnet_id=routed.id, route_table_id=private_rt.id, opts=child
             )
         s3 = aws.ec2.VpcEndpoint(
             f"{name}-s3",
@@ -126,15 +150,7 @@ class ClusterNetwork(pulumi.ComponentResource):
 
         if args.nat:
             igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tags("igw"), opts=child)
-            public = aws.ec2.Subnet(
-                f"{name}-public",
-                vpc_id=vpc.id,
-                cidr_block=public_cidr,
-                **zone_inputs(args.zone),
-                map_public_ip_on_launch=False,  # only the NAT gateway lives here, with its EIP
-                tags=tags("public"),
-                opts=child,
-            )
+            public = subnet("public", public_cidr)
             public_rt = aws.ec2.RouteTable(f"{name}-public", vpc_id=vpc.id, tags=tags("public"), opts=child)
             aws.ec2.Route(
                 f"{name}-public-default",
@@ -170,39 +186,31 @@ class ClusterNetwork(pulumi.ComponentResource):
             tags=tags("cluster"),
             opts=child,
         )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-cluster-in-self",
-            security_group_id=cluster_sg.id,
-            ip_protocol="-1",
-            referenced_security_group_id=cluster_sg.id,
-            description="all traffic from the cluster itself (EFA, NCCL)",
-            opts=child,
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-cluster-out-self",
-            security_group_id=cluster_sg.id,
-            ip_protocol="-1",
-            referenced_security_group_id=cluster_sg.id,
-            description="all traffic to the cluster itself (EFA, NCCL)",
-            opts=child,
-        )
-        aws.vpc.SecurityGroupEgressRule(
+        for direction, way in (("in", "from"), ("out", "to")):
+            security_group_rule(
+                direction,
+                f"{name}-cluster-{direction}-self",
+                cluster_sg.id,
+                ip_protocol="-1",
+                referenced_security_group_id=cluster_sg.id,
+                description=f"all traffic {way} the cluster itself (EFA, NCCL)",
+                opts=child,
+            )
+        security_group_rule(
+            "out",
             f"{name}-cluster-out-s3",
-            security_group_id=cluster_sg.id,
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
+            cluster_sg.id,
+            ports=(443, 443),
             prefix_list_id=s3.prefix_list_id,
             description="HTTPS to S3 through the gateway endpoint",
             opts=child,
         )
         if args.nat:
-            aws.vpc.SecurityGroupEgressRule(
+            security_group_rule(
+                "out",
                 f"{name}-cluster-out-https",
-                security_group_id=cluster_sg.id,
-                ip_protocol="tcp",
-                from_port=443,
-                to_port=443,
+                cluster_sg.id,
+                ports=(443, 443),
                 cidr_ipv4="0.0.0.0/0",
                 description="HTTPS to the internet through the NAT gateway",
                 opts=child,

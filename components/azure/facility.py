@@ -8,6 +8,7 @@ import pulumi_azure_native as azure_native
 
 from aifactory import catalog, rules
 from aifactory.spec import FacilitySpec
+from components.common import FacilityExports, budget_alerts
 
 from .budget import BudgetGuard, BudgetGuardArgs
 from .filesystem import ParallelFilesystem, ParallelFilesystemArgs
@@ -15,7 +16,7 @@ from .fleet import GpuFleet, GpuFleetArgs
 from .network import ClusterNetwork, ClusterNetworkArgs
 
 
-class Facility(pulumi.ComponentResource):
+class Facility(FacilityExports, pulumi.ComponentResource):
     """A team's Azure AI factory: resource group, VNet, GPU scale sets, Managed Lustre, budget."""
 
     def __init__(self, name: str, spec: FacilitySpec, opts: pulumi.ResourceOptions | None = None):
@@ -98,9 +99,7 @@ class Facility(pulumi.ComponentResource):
             self.budget = BudgetGuard(
                 f"{name}-budget",
                 BudgetGuardArgs(
-                    monthly_usd=spec.budget.monthly_usd,
-                    alert_emails=[str(e) for e in spec.budget.alert_emails],
-                    thresholds_pct=list(spec.budget.thresholds_pct),
+                    **budget_alerts(spec.budget),
                     scope=self.resource_group.id,
                     resource_group_name=self.resource_group.name,
                     tags=tags,
@@ -116,17 +115,3 @@ class Facility(pulumi.ComponentResource):
                 "budget": self.budget.budget_name if self.budget else None,
             }
         )
-
-    @classmethod
-    def from_spec(cls, spec: FacilitySpec, opts: pulumi.ResourceOptions | None = None) -> Facility:
-        return cls(spec.name, spec, opts)
-
-    def exports(self) -> dict:
-        return {
-            "region": self.region,
-            "fleets": {n: list(f.group_names) for n, f in self.fleets.items()},
-            "filesystems": {
-                n: {"dns_name": fs.dns_name, "mount_name": fs.mount_name} for n, fs in self.filesystems.items()
-            },
-            "budget": self.budget.budget_name if self.budget else None,
-        }

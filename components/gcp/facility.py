@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 import pulumi_gcp as gcp
 
 from aifactory import rules
 from aifactory.spec import FacilitySpec
+from components.common import FacilityExports, budget_alerts
 from components.gcp.budget import BudgetGuard, BudgetGuardArgs
 from components.gcp.filesystem import ParallelFilesystem, ParallelFilesystemArgs, capacity_gib
 from components.gcp.fleet import GpuFleet, GpuFleetArgs
@@ -16,7 +15,7 @@ from components.gcp.labels import label_safe
 from components.gcp.network import ClusterNetwork, ClusterNetworkArgs, fabric_layout
 
 
-class Facility(pulumi.ComponentResource):
+class Facility(FacilityExports, pulumi.ComponentResource):
     """One facility: an explicit `gcp.Provider` for its project, region and zone, and everything on it."""
 
     def __init__(self, name: str, spec: FacilitySpec, opts: pulumi.ResourceOptions | None = None):
@@ -101,9 +100,7 @@ class Facility(pulumi.ComponentResource):
             self.budget = BudgetGuard(
                 f"{name}-budget",
                 BudgetGuardArgs(
-                    monthly_usd=spec.budget.monthly_usd,
-                    alert_emails=[str(e) for e in spec.budget.alert_emails],
-                    thresholds_pct=list(spec.budget.thresholds_pct),
+                    **budget_alerts(spec.budget),
                     billing_account=spec.gcp.billing_account or "",
                     project=self.project,
                     facility=spec.name,
@@ -121,17 +118,3 @@ class Facility(pulumi.ComponentResource):
                 "fleets": {k: f.group_names for k, f in self.fleets.items()},
             }
         )
-
-    @classmethod
-    def from_spec(cls, spec: FacilitySpec, opts: pulumi.ResourceOptions | None = None) -> Facility:
-        return cls(spec.name, spec, opts)
-
-    def exports(self) -> dict[str, Any]:
-        return {
-            "region": self.region,
-            "fleets": {name: fleet.group_names for name, fleet in self.fleets.items()},
-            "filesystems": {
-                name: {"dns_name": fs.dns_name, "mount_name": fs.mount_name} for name, fs in self.filesystems.items()
-            },
-            "budget": self.budget.budget_name if self.budget else None,
-        }
