@@ -222,6 +222,17 @@ def budget_fits_cloud_limits(spec: FacilitySpec) -> Iterator[Problem]:
 
 
 @rule
+def budget_enforcement_supported(spec: FacilitySpec) -> Iterator[Problem]:
+    # AWS scales the facility's groups to zero at 100 %; Google Cloud publishes every budget update
+    # to a Pub/Sub topic for a kill switch to subscribe to; Azure has no stop action here yet.
+    if spec.budget is not None and spec.budget.enforce == "stop" and spec.cloud == "azure":
+        yield Problem(
+            _path("budget", "enforce"),
+            "'stop' is not available on azure yet (budgets there alert only); use 'none'",
+        )
+
+
+@rule
 def reservation_matches_capacity(spec: FacilitySpec) -> Iterator[Problem]:
     for i, fleet in enumerate(spec.fleets):
         reserved = fleet.capacity in ("reservation", "capacity-block")

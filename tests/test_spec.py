@@ -345,3 +345,8 @@ def test_gcp_budget_emails_capped_at_five():
     data = gcp_facility(budget={"monthly_usd": 10, "alert_emails": [f"a{i}@example.com" for i in range(6)]})
     data["gcp"]["billing_account"] = "012345-6789AB-CDEF01"
     assert "at most 5 on gcp" in problems(data)["aifactory:facility.budget.alert_emails"]
+
+
+def test_budget_stop_refused_where_no_kill_switch_exists():
+    data = azure_facility(budget={"monthly_usd": 10, "alert_emails": ["a@example.com"], "enforce": "stop"})
+    assert "not available on azure" in problems(data)["aifactory:facility.budget.enforce"]
