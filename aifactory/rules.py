@@ -117,10 +117,8 @@ def fleet_offered_in_region(spec: FacilitySpec) -> Iterator[Problem]:
             continue
         regions = catalog.regions(spec.cloud, itype.name)
         if spec.region not in regions:
-            yield Problem(
-                _path("fleets", i, "instance_type"),
-                f"{itype.name} is not offered in {spec.region}; it is offered in: {', '.join(regions)}",
-            )
+            where = f"it is offered in: {', '.join(regions)}" if regions else "the catalog knows no region offering it"
+            yield Problem(_path("fleets", i, "instance_type"), f"{itype.name} is not offered in {spec.region}; {where}")
         elif spec.zone:
             zones = zone_options(spec.cloud, itype.name, spec.region, spec.zone)
             if zones and spec.zone not in zones:
