@@ -195,8 +195,13 @@ def lookup(data: Any, *path: str | int) -> Any:
     MISSING if it is absent."""
     value = data
     for key in path:
-        if is_unknown(value):
+        if value in UNKNOWN_SENTINELS if type(value) is str else type(value) is not dict and is_unknown(value):
             return UNKNOWN
+        if type(value) is dict and type(key) is str:  # the common case, as below
+            value = value.get(key)
+            if value is None:
+                return MISSING
+            continue
         if isinstance(key, int):
             if not isinstance(value, (list, tuple)) or not -len(value) <= key < len(value):
                 return MISSING
@@ -205,7 +210,9 @@ def lookup(data: Any, *path: str | int) -> Any:
             if not isinstance(value, Mapping) or key not in value or value[key] is None:
                 return MISSING
             value = value[key]
-    return UNKNOWN if is_unknown(value) else value
+    if value in UNKNOWN_SENTINELS if type(value) is str else type(value) is not dict and is_unknown(value):
+        return UNKNOWN
+    return value
 
 
 def as_int(value: Any) -> Any:
@@ -272,17 +279,22 @@ def plain(value: Any) -> Any:
     inputs in proxies that raise on unknown values; reading through them here never raises).
     Plain dicts and lists (the recorder's, JSON's) are returned as they are."""
     kind = type(value)
-    if kind in _SCALARS or kind is dict or kind is list:
+    if kind in _PLAIN_TYPES:
         return value
-    if kind.__name__ in _DICT_PROXIES:
-        return {k: plain(v) for k, v in value["__target"].items()}
-    if kind.__name__ in _LIST_PROXIES:
-        return [plain(v) for v in value["__target"]]
+    name = kind.__name__
+    if name in _DICT_PROXIES:
+        # Most members are scalars: keep them without a call (what plain() would return).
+        return {k: v if type(v) in _PLAIN_TYPES else plain(v) for k, v in value["__target"].items()}
+    if name in _LIST_PROXIES:
+        return [v if type(v) in _PLAIN_TYPES else plain(v) for v in value["__target"]]
     if isinstance(value, Mapping):
         return {k: plain(value[k]) for k in value}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     return value
+
+
+_PLAIN_TYPES = frozenset({*_SCALARS, dict, list})
 
 
 # --------------------------------------------------------------------------- resources

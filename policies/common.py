@@ -16,8 +16,12 @@ rule reads (`settings(args, SETTINGS)`: the policy-pack config over the defaults
 
 from __future__ import annotations
 
+import operator
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pulumi_policy import PolicyConfigSchema, ResourceValidationArgs, StackValidationArgs
@@ -80,6 +84,24 @@ def settings(args: Any, settings_: Sequence[Setting]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- resources
 
 
+# What one request's policies can share. pulumi_policy (1.x, `_PolicyAnalyzerServicer`) builds the
+# args afresh for every policy of a request: it deserializes the properties again, wraps them in new
+# proxies and makes new `PolicyResource`s (AnalyzeStack) -- so nothing a policy receives is shared with
+# the next policy of the same request, except `opts.ignore_changes`, which is the request message's
+# own repeated-field container (`request.options.ignoreChanges`). protobuf hands out the same container
+# object for the same field of the same message for as long as it is referenced, so a container held
+# here (which keeps its message alive: its identity cannot pass to another request) identifies the
+# request: a later policy of the same request gets that very object, any other request another one.
+# Should an SDK or protobuf runtime ever copy the field instead, tokens never match and every policy
+# computes its own facts -- slower, never wrong. Plain lists and tuples (hand-built args) never count.
+
+
+def _request_token(args: Any) -> Any:
+    """The request message's `options.ignoreChanges` container, or None if it is not one."""
+    token = getattr(getattr(args, "opts", None), "ignore_changes", None)
+    return token if type(token).__module__.startswith("google.") else None
+
+
 def stack_resources(args: StackValidationArgs) -> tuple[list[Resource], dict[str, dict]]:
     """The stack's resources as inventory inputs, and every provider's inputs by URN."""
     # Only the types the inventory reads are unwrapped from the SDK's proxies (the costly part).
@@ -93,14 +115,44 @@ def stack_resources(args: StackValidationArgs) -> tuple[list[Resource], dict[str
     return resources, providers
 
 
+@dataclass
+class _StackMemo:
+    tokens: list[Any]  # the request's containers, one per resource (held: see _request_token)
+    inventory: Inventory
+    estimate: Estimate | None = None
+
+
+_STACK_LOCK = threading.Lock()
+_stack_memo: _StackMemo | None = None
+
+
+def _stack_tokens(args: StackValidationArgs) -> list[Any] | None:
+    tokens = [_request_token(r) for r in args.resources]
+    return tokens if tokens and all(t is not None for t in tokens) else None
+
+
 def stack_inventory(args: StackValidationArgs) -> Inventory:
+    """The stack's inventory, read once per AnalyzeStack request and shared by its stack policies
+    (the inventory is a function of the request's resources alone; policies only read it)."""
+    global _stack_memo
+    tokens = _stack_tokens(args)
+    if tokens is not None:
+        with _STACK_LOCK:
+            memo = _stack_memo
+        if memo is not None and len(memo.tokens) == len(tokens) and all(map(operator.is_, memo.tokens, tokens)):
+            return memo.inventory
     resources, providers = stack_resources(args)
-    return from_resources(resources, providers)
+    inventory = from_resources(resources, providers)
+    if tokens is not None:
+        with _STACK_LOCK:
+            _stack_memo = _StackMemo(tokens, inventory)
+    return inventory
 
 
 @dataclass
 class Subject:
-    """The one resource a resource policy judges, with its provider's inputs."""
+    """The one resource a resource policy judges, with its provider's inputs. Shared by the policies
+    of one Analyze request (`subject`): read it, never change it."""
 
     resource: Resource
     provider: dict | None
@@ -112,12 +164,40 @@ class Subject:
     def get(self, *path: str | int) -> Any:
         return self.resource.get(*path)
 
-    @property
+    @cached_property
     def placement(self) -> Placement:
         return placement(self.resource, self.provider)
 
+    @cached_property
+    def facts(self) -> NodeFacts | None:
+        """`node_facts` of the resource."""
+        return node_facts(self.resource)
+
+
+_SUBJECT_LOCK = threading.Lock()
+_subjects: OrderedDict[int, tuple[Any, Subject]] = OrderedDict()
+_SUBJECTS_KEPT = 16  # requests in flight at once (the SDK's gRPC server runs 4 workers)
+
 
 def subject(args: ResourceValidationArgs) -> Subject:
+    """The resource a resource policy judges, built once per Analyze request and shared by the
+    request's policies (see `_request_token`)."""
+    token = _request_token(args)
+    if token is not None:
+        with _SUBJECT_LOCK:
+            hit = _subjects.get(id(token))
+        if hit is not None and hit[0] is token and hit[1].resource.urn == args.urn:
+            return hit[1]
+    s = _subject(args)
+    if token is not None:
+        with _SUBJECT_LOCK:
+            _subjects[id(token)] = (token, s)
+            while len(_subjects) > _SUBJECTS_KEPT:
+                _subjects.popitem(last=False)
+    return s
+
+
+def _subject(args: ResourceValidationArgs) -> Subject:
     opts = args.opts
     resource = Resource(
         urn=args.urn,
@@ -137,8 +217,15 @@ def subject(args: ResourceValidationArgs) -> Subject:
 
 def group_lines(inventory: Inventory) -> tuple[Estimate, list[tuple[Any, Line]]]:
     """The estimate of an inventory, each line paired with the group or filesystem it prices
-    (`estimate` lists groups first, then filesystems, in inventory order)."""
-    est = estimate(inventory)
+    (`estimate` lists groups first, then filesystems, in inventory order). The estimate of the
+    inventory `stack_inventory` shares is computed once."""
+    memo = _stack_memo
+    if memo is not None and memo.inventory is inventory:
+        if memo.estimate is None:
+            memo.estimate = estimate(inventory)
+        est = memo.estimate
+    else:
+        est = estimate(inventory)
     items = [*inventory.groups, *inventory.filesystems]
     return est, list(zip(items, est.lines, strict=True))
 
@@ -193,7 +280,7 @@ class NodeFacts:
     def unknown(self) -> bool:
         return any(t is UNKNOWN for t in self.instance_types)
 
-    @property
+    @cached_property
     def gpu_types(self) -> list[str]:
         return [t for t in self.known_types if is_gpu_type(self.cloud, t)]
 

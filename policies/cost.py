@@ -120,10 +120,16 @@ def validate_budget_guard(args: StackValidationArgs, report_violation: ReportVio
     unknown_size = any(g.nodes is None or g.instance_type is None for g in holding)
     if not holding or (inventory.gpus < min_gpus and not unknown_size):
         return
+    # Which budgets cover (or may cover) what, indexed once: a stack holds thousands of both.
+    covered = {u for b in inventory.budgets for u in b.covers}
+    may_cover: dict[str, list[Budget]] = {}
+    for b in inventory.budgets:
+        for u in dict.fromkeys(b.may_cover):
+            may_cover.setdefault(u, []).append(b)
     for group in holding:
-        if any(group.urn in b.covers for b in inventory.budgets):
+        if group.urn in covered:
             continue
-        maybe = [b for b in inventory.budgets if group.urn in b.may_cover]
+        maybe = may_cover.get(group.urn, []) if group.urn is not None else []
         size = f"{group.nodes if group.nodes is not None else 'an unknown number of'} x {group.instance_type or 'unknown type'}"
         if maybe:
             unknown = next((u for b in maybe for u in inventory.unknowns if u.urn == b.urn), None)

@@ -28,7 +28,7 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 from aifactory import catalog
 from aifactory import inventory as inv
 from aifactory.inventory import MISSING, UNKNOWN, as_bool, as_int, lookup
-from policies.common import Setting, Subject, cannot_prove, config_schema, node_facts, settings, subject
+from policies.common import Setting, Subject, cannot_prove, config_schema, settings, subject
 
 FABRIC_COMPLETE = [
     Setting("minFabricShare", "number", 1.0,
@@ -59,6 +59,12 @@ def _share_message(s: Subject, itype: catalog.InstanceType, what: str, have: int
 # --------------------------------------------------------------------------- fabric-complete
 
 
+def _card(nic: Any) -> Any:
+    """The network card index of an interface (card 0 when it names none)."""
+    index = lookup(nic, "networkCardIndex")
+    return as_int(index) if index is not MISSING else 0
+
+
 def _aws_efa(s: Subject, itype: catalog.InstanceType, min_share: float, report: ReportViolation) -> None:
     if s.type == inv.AWS_INSTANCE and s.get("launchTemplate") is not MISSING:
         return  # the launch template carries the interfaces and is judged itself
@@ -69,12 +75,11 @@ def _aws_efa(s: Subject, itype: catalog.InstanceType, min_share: float, report: 
         return
     nics = nics if isinstance(nics, list) else []
     if s.type == inv.AWS_LAUNCH_TEMPLATE:
-        cards = {as_int(lookup(n, "networkCardIndex")) if lookup(n, "networkCardIndex") is not MISSING else 0
-                 for n in nics if lookup(n, "interfaceType") in ("efa", "efa-only")}
+        cards = {_card(n) for n in nics if lookup(n, "interfaceType") in ("efa", "efa-only")}
         assumed = ""
     else:
         # An instance attaches existing ENIs by ID; their type is not visible here.
-        cards = {as_int(lookup(n, "networkCardIndex")) if lookup(n, "networkCardIndex") is not MISSING else 0 for n in nics}
+        cards = {_card(n) for n in nics}
         assumed = " (counting attached interfaces as EFA; their type is not visible on the instance)"
     need = itype.fabric_interfaces
     have = len(cards)
@@ -158,7 +163,7 @@ def validate_fabric_complete(args: ResourceValidationArgs, report_violation: Rep
     if s.type == GCP_NETWORK:
         _gcp_network_mtu(s, report_violation)
         return
-    facts = node_facts(s.resource)
+    facts = s.facts
     if facts is None:
         return
     min_share = float(settings(args, FABRIC_COMPLETE)["minFabricShare"])
@@ -190,7 +195,7 @@ def _count(*values: Any) -> Any:
 
 
 def _placement_aws(s: Subject, min_nodes: int, report: ReportViolation) -> None:
-    facts = node_facts(s.resource)
+    facts = s.facts
     if facts is None or not facts.is_gpu:
         return
     tags = inv.resource_tags(s.resource)
@@ -217,7 +222,7 @@ def _placement_aws(s: Subject, min_nodes: int, report: ReportViolation) -> None:
 
 
 def _placement_azure(s: Subject, min_nodes: int, report: ReportViolation) -> None:
-    facts = node_facts(s.resource)
+    facts = s.facts
     if facts is None or not facts.is_gpu:
         return
     priority = s.get("virtualMachineProfile", "priority")
@@ -239,7 +244,7 @@ def _placement_azure(s: Subject, min_nodes: int, report: ReportViolation) -> Non
 
 
 def _placement_gcp_template(s: Subject, min_nodes: int, report: ReportViolation) -> None:
-    facts = node_facts(s.resource)
+    facts = s.facts
     if facts is None or not facts.is_gpu:
         return
     model = s.get("scheduling", "provisioningModel")
@@ -261,7 +266,7 @@ def _placement_gcp_template(s: Subject, min_nodes: int, report: ReportViolation)
 
 
 def _placement_gke(s: Subject, min_nodes: int, report: ReportViolation) -> None:
-    facts = node_facts(s.resource)
+    facts = s.facts
     if facts is None or not facts.is_gpu:
         return
     if as_bool(s.get("nodeConfig", "spot")) is True or as_bool(s.get("nodeConfig", "preemptible")) is True:

@@ -13,7 +13,7 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 from aifactory import catalog
 from aifactory import inventory as inv
 from aifactory.inventory import normalize_region
-from policies.common import Setting, cannot_prove, config_schema, join, node_facts, settings, subject
+from policies.common import Setting, cannot_prove, config_schema, join, settings, subject
 
 # The major GPU regions of each cloud (where the catalog offers the current H100/H200/B200 types).
 DEFAULT_REGIONS = [
@@ -97,7 +97,7 @@ def validate_instance_availability(args: ResourceValidationArgs, report_violatio
     if args.resource_type not in inv.NODE_TYPES:
         return
     s = subject(args)
-    facts = node_facts(s.resource)
+    facts = s.facts
     if facts is None:
         return
     check_zones = bool(settings(args, INSTANCE_AVAILABILITY)["checkZones"])

@@ -16,7 +16,7 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 
 from aifactory import inventory as inv
 from aifactory.inventory import MISSING, UNKNOWN, as_bool, lookup
-from policies.common import Setting, Subject, cannot_prove, config_schema, join, node_facts, settings, subject
+from policies.common import Setting, Subject, cannot_prove, config_schema, join, settings, subject
 
 NO_PUBLIC_IP = [
     Setting("gpuNodesOnly", "boolean", True, "Judge GPU nodes only (true) or every compute node (false)."),
@@ -36,7 +36,7 @@ REQUIRED_TAGS = [
 
 
 def _in_scope(s: Subject, gpu_only: bool) -> bool:
-    facts = node_facts(s.resource)
+    facts = s.facts
     if facts is None:
         return False
     return facts.is_gpu or facts.unknown or not gpu_only
