@@ -217,18 +217,8 @@ def lookup(data: Any, *path: str | int) -> Any:
 
 def as_int(value: Any) -> Any:
     """A count from the engine (numbers arrive as floats, some SDKs send numeric strings)."""
-    if value is UNKNOWN or value is MISSING:
-        return value
-    if isinstance(value, bool):
-        return MISSING
-    if isinstance(value, (int, float)):
-        return int(round(value))
-    if isinstance(value, str):
-        try:
-            return int(round(float(value.strip())))
-        except ValueError:
-            return MISSING
-    return MISSING
+    number = as_float(value)
+    return number if number is UNKNOWN or number is MISSING else int(round(number))
 
 
 def as_float(value: Any) -> Any:
