@@ -320,6 +320,15 @@ def filesystem_sku(cloud: str, fs) -> catalog.StorageSku | None:
     return catalog.storage_sku(cloud, fs.kind, fs.throughput_mbps_per_tib)
 
 
+def filesystem_size_gib(cloud: str, fs) -> int:
+    """A checked filesystem spec's size in the cloud API's GiB, whichever of capacity_tib or
+    capacity_gib it gave (what every cloud's Facility passes to its ParallelFilesystem)."""
+    sku = filesystem_sku(cloud, fs)
+    if sku is None:
+        raise ValueError(f"the catalog has no {cloud} {fs.kind} SKU for this filesystem")
+    return filesystem_gib(fs, sku)
+
+
 def filesystem_gib(fs, sku: catalog.StorageSku) -> int:
     """A filesystem spec's (or a bare TiB figure's) size in the cloud API's GiB."""
     if isinstance(fs, (int, float)):

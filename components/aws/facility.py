@@ -77,7 +77,7 @@ class Facility(FacilityExports, pulumi.ComponentResource):
                 f"{name}-{fs.name}",
                 ParallelFilesystemArgs(
                     kind=fs.kind,
-                    capacity_gib=rules.filesystem_gib(fs.capacity_tib, sku),
+                    capacity_gib=rules.filesystem_size_gib("aws", fs),
                     throughput_mbps_per_tib=int(fs.throughput_mbps_per_tib or sku.throughput_mbps_per_tib),
                     data_repository=fs.data_repository,
                     network=self.network,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_azure_native as azure_native
 
-from aifactory import catalog, rules
+from aifactory import rules
 from aifactory.spec import FacilitySpec
 from components.common import FacilityExports, budget_alerts
 
@@ -59,12 +59,11 @@ class Facility(FacilityExports, pulumi.ComponentResource):
 
         self.filesystems: dict[str, ParallelFilesystem] = {}
         for fs in spec.filesystems:
-            sku = catalog.storage_sku("azure", fs.kind, fs.throughput_mbps_per_tib)
             self.filesystems[fs.name] = ParallelFilesystem(
                 f"{name}-{fs.name}",
                 ParallelFilesystemArgs(
                     kind=fs.kind,
-                    capacity_gib=rules.filesystem_gib(fs.capacity_tib, sku) if sku else round(fs.capacity_tib * 1024),
+                    capacity_gib=rules.filesystem_size_gib("azure", fs),
                     throughput_mbps_per_tib=fs.throughput_mbps_per_tib or 0,
                     network=self.network,
                     data_repository=fs.data_repository,

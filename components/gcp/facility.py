@@ -9,7 +9,7 @@ from aifactory import rules
 from aifactory.spec import FacilitySpec
 from components.common import FacilityExports, budget_alerts
 from components.gcp.budget import BudgetGuard, BudgetGuardArgs
-from components.gcp.filesystem import ParallelFilesystem, ParallelFilesystemArgs, capacity_gib
+from components.gcp.filesystem import ParallelFilesystem, ParallelFilesystemArgs
 from components.gcp.fleet import GpuFleet, GpuFleetArgs
 from components.gcp.labels import label_safe
 from components.gcp.network import ClusterNetwork, ClusterNetworkArgs, fabric_layout
@@ -66,7 +66,7 @@ class Facility(FacilityExports, pulumi.ComponentResource):
                 f"{name}-{fs.name}",
                 ParallelFilesystemArgs(
                     kind=fs.kind,
-                    capacity_gib=capacity_gib(fs.kind, fs.capacity_tib, fs.throughput_mbps_per_tib, fs.tier),
+                    capacity_gib=rules.filesystem_size_gib("gcp", fs),
                     throughput_mbps_per_tib=fs.throughput_mbps_per_tib,
                     network=self.network,
                     zone=spec.zone,
