@@ -3,7 +3,7 @@
 import pulumi
 
 from aifactory.spec import SpecError, load_facility
-from components import build_facility
+from aifactory.components import build_facility
 
 try:
     spec = load_facility(pulumi.Config("aifactory").get_object("facility"))

@@ -90,7 +90,7 @@ def check(doc: Any) -> list[str]:
     else:
         for i, v in enumerate(policies.get("violations", [])):
             if not isinstance(v, dict) or not isinstance(v.get("policy"), str):
-                problems.append(f"policies.violations[{i}]: must be an object with a string 'policy'")
+                problems.append(f"aifactory.policies.violations[{i}]: must be an object with a string 'policy'")
                 break
     est = doc.get("estimate")
     if not isinstance(est, dict):

@@ -55,7 +55,7 @@ NOOP_MAIN = textwrap.dedent(
     """
     from pulumi_policy import EnforcementLevel, PolicyPack, StackValidationPolicy, ResourceValidationPolicy
 
-    from policies import all_policies
+    from aifactory.policies import all_policies
 
     def nothing(args, report_violation):
         return None

@@ -1,4 +1,4 @@
-"""The aifactory policy pack: built here, its rules live in the family modules of `policies`.
+"""The aifactory policy pack: built here from the rule families of `aifactory.policies`.
 
 Started by the Pulumi CLI (`pulumi preview --policy-pack policies`) or by `aifactory.analyzer`,
 with the project importable (the project's virtualenv installs it; the analyzer sets PYTHONPATH).
@@ -6,7 +6,7 @@ with the project importable (the project's virtualenv installs it; the analyzer 
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from policies import all_policies
+from aifactory.policies import all_policies
 
 PolicyPack(
     "aifactory",

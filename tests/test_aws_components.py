@@ -20,10 +20,10 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-import components
+from aifactory import components
 from aifactory import rules, stackfile
 from aifactory.spec import load_facility
-from components.aws import (
+from aifactory.components.aws import (
     BudgetGuard,
     BudgetGuardArgs,
     ClusterNetwork,
@@ -33,8 +33,8 @@ from components.aws import (
     ParallelFilesystem,
     ParallelFilesystemArgs,
 )
-from components.aws.filesystem import LustreMount
-from components.common import group_name, render
+from aifactory.components.aws.filesystem import LustreMount
+from aifactory.components.common import group_name, render
 from tests.harness import FakeCloud, literal, run
 
 ASG = "aws:autoscaling/group:Group"

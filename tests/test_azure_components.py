@@ -21,13 +21,13 @@ import re
 import pulumi
 import pytest
 
-import components
+from aifactory import components
 from aifactory import stackfile
 from aifactory.recording import contains_unknown
 from aifactory.spec import load_facility
-from components.azure import budget as budget_module
-from components.azure.filesystem import ParallelFilesystem, ParallelFilesystemArgs
-from components.azure.fleet import GpuFleet, GpuFleetArgs
+from aifactory.components.azure import budget as budget_module
+from aifactory.components.azure.filesystem import ParallelFilesystem, ParallelFilesystemArgs
+from aifactory.components.azure.fleet import GpuFleet, GpuFleetArgs
 from tests.harness import FakeCloud, provider_name, run
 
 MGS_ADDRESS = "10.50.128.4"
@@ -126,7 +126,7 @@ def large():
 def standalone():
     import pulumi_azure_native as azure_native
 
-    from components.azure import ClusterNetwork, ClusterNetworkArgs
+    from aifactory.components.azure import ClusterNetwork, ClusterNetworkArgs
 
     def program():
         provider = azure_native.Provider("westeu", location="westeurope")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-import components
+from aifactory import components
 from aifactory.spec import load_facility
 from aifactory.stackfile import PROJECT_ROOT
 from tests.harness import run

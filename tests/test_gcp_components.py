@@ -82,7 +82,7 @@ def example_spec(**changes):
 
 
 def build_example(spec):
-    import components
+    from aifactory import components
 
     facility = components.build_facility(spec)
     pulumi.export("exports", facility.exports())
@@ -101,7 +101,7 @@ FAMILIES = {
 
 @pytest.fixture(scope="module")
 def standalone():
-    from components.gcp import (
+    from aifactory.components.gcp import (
         BudgetGuard,
         BudgetGuardArgs,
         ClusterNetwork,
@@ -111,7 +111,7 @@ def standalone():
         ParallelFilesystem,
         ParallelFilesystemArgs,
     )
-    from components.gcp.filesystem import capacity_gib
+    from aifactory.components.gcp.filesystem import capacity_gib
 
     tags = {"facility": "lab", "team": "research", "cost-center": "cc-1"}
 
@@ -391,7 +391,7 @@ def test_storage_range_is_peered_for_private_services_access(standalone):
 
 
 def test_capacity_follows_the_catalog_steps():
-    from components.gcp.filesystem import capacity_gib
+    from aifactory.components.gcp.filesystem import capacity_gib
 
     assert capacity_gib("lustre", 35.15625, 1000) == 36000
     assert capacity_gib("parallelstore", 12) == 12000

@@ -12,13 +12,13 @@ from pulumi_policy import EnforcementLevel, StackValidationPolicy
 from aifactory import stackfile
 from aifactory.preview import PROGRAM, program_config
 from aifactory.recording import run_program
-from policies import all_policies
-from policies.cost import budget_guard_required, cost_cap
-from policies.fabric import fabric_complete, placement
-from policies.power import power_cap
-from policies.region import instance_availability, region_allowlist
-from policies.security import encryption_at_rest, imdsv2_required, no_public_ip, required_tags
-from policies.storage import storage_protected
+from aifactory.policies import all_policies
+from aifactory.policies.cost import budget_guard_required, cost_cap
+from aifactory.policies.fabric import fabric_complete, placement
+from aifactory.policies.power import power_cap
+from aifactory.policies.region import instance_availability, region_allowlist
+from aifactory.policies.security import encryption_at_rest, imdsv2_required, no_public_ip, required_tags
+from aifactory.policies.storage import storage_protected
 from tests.policy_fixtures import (
     U,
     aws_facility,

@@ -12,7 +12,7 @@ from aifactory import stackfile
 from aifactory.analyzer import PolicyPackClient
 from aifactory.preview import PROGRAM, program_config
 from aifactory.recording import RecordedResource, run_program
-from policies import all_policies
+from aifactory.policies import all_policies
 from tests.policy_fixtures import U, aws_facility, azure_facility, find, gcp_facility, replace
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -283,6 +283,7 @@ def owners(path: str) -> list[str]:
 
 def test_codeowners():
     assert owners("policies/power.py") == ["@aifactory/platform"]
+    assert owners("aifactory/policies/power.py") == ["@aifactory/platform"]
     assert owners("policies/config/vision.json") == ["@aifactory/platform"]
     assert owners("stacks/Pulumi.vision-prod.yaml") == ["@aifactory/vision"]
     assert owners("stacks/Pulumi.speech-prod.yaml") == ["@aifactory/speech"]

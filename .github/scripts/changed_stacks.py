@@ -25,7 +25,7 @@ import subprocess
 import sys
 
 STACK_FILE = re.compile(r"^stacks/Pulumi\.([A-Za-z0-9][A-Za-z0-9_.-]*)\.yaml$")
-EVERY_STACK_PREFIXES = ("policies/", "aifactory/", "components/")
+EVERY_STACK_PREFIXES = ("policies/", "aifactory/")
 EVERY_STACK_FILES = ("__main__.py", "Pulumi.yaml", "pyproject.toml", "uv.lock")
 NULL_SHA = re.compile(r"^0+$")
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.network import ClusterNetwork, security_group_rule
+from aifactory.components.aws.network import ClusterNetwork, security_group_rule
 
 TYPE = "aifactory:aws:ParallelFilesystem"
 LUSTRE_PORTS = ((988, 988), (1018, 1023))

@@ -23,7 +23,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from aifactory import catalog
-from components.common import render, split_nodes
+from aifactory.components.common import render, split_nodes
 
 from .filesystem import LUSTRE_FSNAME, MOUNT_OPTIONS, ParallelFilesystem
 from .network import ClusterNetwork

@@ -16,7 +16,7 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 
 from aifactory import inventory as inv
 from aifactory.inventory import MISSING, UNKNOWN, as_bool, lookup
-from policies.common import Setting, Subject, cannot_prove, config_schema, join, settings, subject
+from aifactory.policies.common import Setting, Subject, cannot_prove, config_schema, join, settings, subject
 
 NO_PUBLIC_IP = [
     Setting("gpuNodesOnly", "boolean", True, "Judge GPU nodes only (true) or every compute node (false)."),

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
 from aifactory.inventory import Budget, Inventory
-from policies.common import Setting, cannot_prove, config_schema, group_lines, join, pct, settings, stack_inventory, usd
+from aifactory.policies.common import Setting, cannot_prove, config_schema, group_lines, join, pct, settings, stack_inventory, usd
 
 COST_CAP = [
     Setting("maxMonthlyUsd", "number", 2_000_000, "Largest estimated monthly cost allowed, in USD.", minimum=0),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
-from components.gcp.labels import label_safe
+from aifactory.components.gcp.labels import label_safe
 
 # Cloud Billing allows at most 5 monitoring notification channels per budget.
 MAX_CHANNELS = 5

@@ -16,8 +16,8 @@ import pulumi
 import pulumi_gcp as gcp
 
 from aifactory import catalog, rules
-from components.gcp.labels import label_safe, region_of
-from components.gcp.network import ClusterNetwork
+from aifactory.components.gcp.labels import label_safe, region_of
+from aifactory.components.gcp.network import ClusterNetwork
 
 KINDS = ("lustre", "parallelstore", "filestore")
 # Filestore tiers that are regional resources (located in a region, not a zone).

@@ -28,7 +28,7 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 from aifactory import catalog
 from aifactory import inventory as inv
 from aifactory.inventory import MISSING, UNKNOWN, as_bool, as_int, lookup
-from policies.common import Setting, Subject, cannot_prove, config_schema, settings, subject
+from aifactory.policies.common import Setting, Subject, cannot_prove, config_schema, settings, subject
 
 FABRIC_COMPLETE = [
     Setting("minFabricShare", "number", 1.0,

@@ -8,7 +8,7 @@ import pulumi_azure_native as azure_native
 
 from aifactory import rules
 from aifactory.spec import FacilitySpec
-from components.common import FacilityExports, budget_alerts
+from aifactory.components.common import FacilityExports, budget_alerts
 
 from .budget import BudgetGuard, BudgetGuardArgs
 from .filesystem import ParallelFilesystem, ParallelFilesystemArgs
@@ -22,7 +22,7 @@ class Facility(FacilityExports, pulumi.ComponentResource):
     def __init__(self, name: str, spec: FacilitySpec, opts: pulumi.ResourceOptions | None = None):
         super().__init__("aifactory:azure:Facility", name, None, opts)
         if spec.cloud != "azure":
-            raise ValueError(f"components.azure builds Azure facilities, not {spec.cloud}")
+            raise ValueError(f"aifactory.components.azure builds Azure facilities, not {spec.cloud}")
         self.spec = spec
         self.region = spec.region
         tags = spec.merged_tags()

@@ -16,7 +16,7 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 
 from aifactory import inventory as inv
 from aifactory.inventory import UNKNOWN, as_bool
-from policies.common import Setting, cannot_prove, config_schema, settings, subject
+from aifactory.policies.common import Setting, cannot_prove, config_schema, settings, subject
 
 STORAGE_PROTECTED = [
     Setting("acceptDeletionProtection", "boolean", True,

@@ -1,6 +1,6 @@
 """The aifactory CrossGuard policy pack: one module per rule family, `__main__.py` builds the pack.
 
-Rules judge any Pulumi program's resources (they never import `components`); they read the same
+Rules judge any Pulumi program's resources (they never import `aifactory.components`); they read the same
 `aifactory.inventory` and `aifactory.estimate` as the report, and take their limits from
 policy-pack config (`config/<team>.json`), never from a team's stack config.
 """
@@ -17,5 +17,5 @@ def all_policies() -> list:
 
     policies: list = []
     for family in FAMILIES:
-        policies.extend(importlib.import_module(f"policies.{family}").POLICIES)
+        policies.extend(importlib.import_module(f"aifactory.policies.{family}").POLICIES)
     return policies

@@ -39,12 +39,12 @@ import pulumi
 import pulumi_gcp as gcp
 
 from aifactory import catalog
-from components.common import render, split_nodes
-from components.gcp.labels import label_safe, region_of
-from components.gcp.network import ClusterNetwork, fabric_layout
+from aifactory.components.common import render, split_nodes
+from aifactory.components.gcp.labels import label_safe, region_of
+from aifactory.components.gcp.network import ClusterNetwork, fabric_layout
 
 if TYPE_CHECKING:
-    from components.gcp.filesystem import ParallelFilesystem
+    from aifactory.components.gcp.filesystem import ParallelFilesystem
 
 # Zonal MIG size limit with list_managed_instances_results = PAGINATED.
 MAX_GROUP_SIZE = 2000

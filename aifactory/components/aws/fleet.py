@@ -30,9 +30,9 @@ import pulumi
 import pulumi_aws as aws
 
 from aifactory import catalog
-from components.aws.filesystem import LustreMount
-from components.aws.network import ClusterNetwork
-from components.common import render, split_nodes
+from aifactory.components.aws.filesystem import LustreMount
+from aifactory.components.aws.network import ClusterNetwork
+from aifactory.components.common import render, split_nodes
 
 TYPE = "aifactory:aws:GpuFleet"
 CAPACITIES = ("on-demand", "spot", "reservation", "capacity-block")

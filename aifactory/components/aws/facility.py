@@ -15,11 +15,11 @@ import pulumi_aws as aws
 
 from aifactory import catalog, rules
 from aifactory.spec import FacilitySpec
-from components.aws.budget import BudgetGuard, BudgetGuardArgs
-from components.aws.filesystem import ParallelFilesystem, ParallelFilesystemArgs
-from components.aws.fleet import GpuFleet, GpuFleetArgs
-from components.aws.network import ClusterNetwork, ClusterNetworkArgs
-from components.common import FacilityExports, budget_alerts
+from aifactory.components.aws.budget import BudgetGuard, BudgetGuardArgs
+from aifactory.components.aws.filesystem import ParallelFilesystem, ParallelFilesystemArgs
+from aifactory.components.aws.fleet import GpuFleet, GpuFleetArgs
+from aifactory.components.aws.network import ClusterNetwork, ClusterNetworkArgs
+from aifactory.components.common import FacilityExports, budget_alerts
 
 TYPE = "aifactory:aws:Facility"
 SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -34,7 +34,7 @@ class Facility(FacilityExports, pulumi.ComponentResource):
 
     def __init__(self, name: str, spec: FacilitySpec, opts: pulumi.ResourceOptions | None = None):
         if spec.cloud != "aws":
-            raise ValueError(f"components.aws builds AWS facilities, not '{spec.cloud}'")
+            raise ValueError(f"aifactory.components.aws builds AWS facilities, not '{spec.cloud}'")
         super().__init__(TYPE, name, None, opts)
         self.spec = spec
         self.region = spec.region

@@ -13,7 +13,7 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 from aifactory import catalog
 from aifactory import inventory as inv
 from aifactory.inventory import normalize_region
-from policies.common import Setting, cannot_prove, config_schema, join, settings, subject
+from aifactory.policies.common import Setting, cannot_prove, config_schema, join, settings, subject
 
 # The major GPU regions of each cloud (where the catalog offers the current H100/H200/B200 types).
 DEFAULT_REGIONS = [

@@ -25,7 +25,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from aifactory import catalog, netplan
-from components.gcp.labels import label_safe
+from aifactory.components.gcp.labels import label_safe
 
 # Jumbo frames, the VPC maximum (cloud.google.com/vpc/docs/mtu); Cluster Toolkit's
 # modules/network/multivpc and gpu-rdma-vpc default to it.

@@ -14,7 +14,7 @@ import math
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
 from aifactory.inventory import GpuGroup, Inventory
-from policies.common import Setting, cannot_prove, config_schema, group_lines, kw, pct, settings, stack_inventory
+from aifactory.policies.common import Setting, cannot_prove, config_schema, group_lines, kw, pct, settings, stack_inventory
 
 POWER_CAP = [
     Setting("maxFacilityKw", "number", 2000, "Largest facility power draw allowed, in kW (IT power x PUE).", minimum=0),

@@ -9,5 +9,5 @@ from aifactory.spec import FacilitySpec
 
 def build_facility(spec: FacilitySpec, opts=None):
     """Build the spec's facility with the components of its cloud (`components.<cloud>.Facility`)."""
-    module = importlib.import_module(f"components.{spec.cloud}")
+    module = importlib.import_module(f"aifactory.components.{spec.cloud}")
     return module.Facility.from_spec(spec, opts=opts)

@@ -7,12 +7,12 @@ import pulumi_gcp as gcp
 
 from aifactory import rules
 from aifactory.spec import FacilitySpec
-from components.common import FacilityExports, budget_alerts
-from components.gcp.budget import BudgetGuard, BudgetGuardArgs
-from components.gcp.filesystem import ParallelFilesystem, ParallelFilesystemArgs
-from components.gcp.fleet import GpuFleet, GpuFleetArgs
-from components.gcp.labels import label_safe
-from components.gcp.network import ClusterNetwork, ClusterNetworkArgs, fabric_layout
+from aifactory.components.common import FacilityExports, budget_alerts
+from aifactory.components.gcp.budget import BudgetGuard, BudgetGuardArgs
+from aifactory.components.gcp.filesystem import ParallelFilesystem, ParallelFilesystemArgs
+from aifactory.components.gcp.fleet import GpuFleet, GpuFleetArgs
+from aifactory.components.gcp.labels import label_safe
+from aifactory.components.gcp.network import ClusterNetwork, ClusterNetworkArgs, fabric_layout
 
 
 class Facility(FacilityExports, pulumi.ComponentResource):
