@@ -2,9 +2,8 @@
 
 The previews compared are built from the real example stack (`stacks/Pulumi.vision-prod.yaml`)
 and modified copies of it (a fleet added, the filesystem grown, the region moved) by the real
-`aifactory preview STACK --format json` when that command works here; until it does, the
-hand-written documents in `tests/fixtures/previews/` (same stack, same changes, DESIGN.md's
-shape) stand in. Every assertion below holds for both.
+`aifactory preview STACK --format json`. A preview that breaks fails every test that needs it:
+there is no stand-in document to fall back on.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import copy
 import json
 import subprocess
 import sys
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,6 @@ import yaml
 from aifactory import diff as d
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests/fixtures/previews"
 STACK_FILE = ROOT / "stacks/Pulumi.vision-prod.yaml"
 HOURS = 730
 P5_ON_DEMAND_US_EAST_1 = 55.04  # USD per node-hour, aifactory/catalog/data/prices.csv
@@ -61,31 +58,10 @@ def move_region(facility: dict) -> None:
 VARIANTS = {"base": None, "add-fleet": add_fleet, "grow-fs": grow_filesystem, "move-region": move_region}
 
 
-@cache
-def real_preview_works() -> bool:
-    """True once `aifactory preview` runs here (exit 0 or 1 with a JSON document)."""
-    try:
-        result = run("preview", "vision-prod", "--format", "json")
-    except subprocess.TimeoutExpired:
-        return False
-    if result.returncode not in (0, 1):
-        return False
-    try:
-        return isinstance(json.loads(result.stdout).get("resources"), list)
-    except (ValueError, AttributeError):
-        return False
-
-
 @pytest.fixture(scope="session")
 def previews(tmp_path_factory) -> dict[str, Path]:
     """name → preview JSON file, for the base stack and each variant."""
     out = tmp_path_factory.mktemp("previews")
-    if not real_preview_works():
-        paths = {}
-        for name in VARIANTS:
-            paths[name] = out / f"{name}.json"
-            paths[name].write_text((FIXTURES / f"vision-prod.{name}.json").read_text())
-        return paths
     original = yaml.safe_load(STACK_FILE.read_text())
     paths = {}
     for name, change in VARIANTS.items():
@@ -98,6 +74,7 @@ def previews(tmp_path_factory) -> dict[str, Path]:
         stack.write_text(yaml.safe_dump(config, sort_keys=False))
         result = run("preview", str(stack), "--format", "json")
         assert result.returncode in (0, 1), result.stderr
+        assert isinstance(json.loads(result.stdout)["resources"], list)
         paths[name] = out / f"{name}.json"
         paths[name].write_text(result.stdout)
     return paths

@@ -384,12 +384,37 @@ def test_storage_protected():
 # --------------------------------------------------------------------------- unknowns never crash a rule
 
 
+# What each rule says when every input but tags and the instance type is unknown at preview: the
+# gates that need a value fail closed ("cannot prove"), never pass and never raise (the SDK would
+# turn an exception into an advisory "can't run during preview").
+UNKNOWN_VERDICTS = {
+    "power-cap": "node count of",
+    "cost-cap": "node count of",
+    "budget-guard-required": "value unknown at preview",
+    "region-allowlist": "region of",
+    "instance-availability": "region of",
+    "fabric-complete": "network interfaces of",
+    "placement": None,  # the placement group is set (to a value unknown until deploy)
+    "no-public-ip": "public IP setting of",
+    "imdsv2-required": "metadataOptions.httpTokens of",
+    "encryption-at-rest": "volume encryption of",
+    "required-tags": "missing the tag(s)",  # the provider's default tags are unknown
+    "storage-protected": None,  # `protect` is a resource option, never unknown
+}
+
+
 @pytest.mark.parametrize("policy", all_policies(), ids=lambda p: p.name)
-def test_unknown_values_never_raise_out_of_a_rule(policy):
-    """The SDK turns an UnknownValueError into an advisory "can't run during preview"; rules read around it."""
+def test_unknown_values_fail_closed_in_every_rule(policy):
     resources = aws_facility()
     for r in resources:
         for key in list(r["inputs"]):
             if key not in ("tags", "instanceType"):
                 r["inputs"][key] = U
-    judge(policy, resources)  # must not raise
+    text = messages(judge(policy, resources))
+    expected = UNKNOWN_VERDICTS[policy.name]
+    if expected is None:
+        assert text == ""
+    else:
+        assert expected in text
+        if expected.endswith(" of"):
+            assert "unknown at preview" in text and "cannot prove" in text

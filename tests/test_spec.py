@@ -6,6 +6,7 @@ import copy
 
 import pytest
 
+from aifactory.rules import filesystem_size_gib
 from aifactory.spec import SpecError, load_facility
 
 
@@ -150,11 +151,12 @@ def test_capacity_block_is_aws_only():
     assert "AWS offering" in problems(data)["aifactory:facility.fleets[0].capacity"]
 
 
-@pytest.mark.parametrize("capacity", [1.2, 2.4, 4.8, 48])
-def test_fsx_capacity_steps_accepted(capacity):
+@pytest.mark.parametrize("capacity, gib", [(1.2, 1200), (2.4, 2400), (4.8, 4800), (48, 48000)])
+def test_fsx_capacity_steps_accepted(capacity, gib):
     data = aws_facility()
     data["filesystems"][0]["capacity_tib"] = capacity
-    load_facility(data)
+    spec = load_facility(data)
+    assert filesystem_size_gib("aws", spec.filesystems[0]) == gib
 
 
 @pytest.mark.parametrize("capacity", [1.0, 3.6, 50])
@@ -284,7 +286,10 @@ def gcp_facility(**overrides):
 
 
 def test_gcp_facility_valid():
-    load_facility(gcp_facility())
+    spec = load_facility(gcp_facility())
+    assert (spec.cloud, spec.region, spec.gcp.project) == ("gcp", "us-central1", "llm-prod-1234")
+    assert [(f.instance_type, f.nodes) for f in spec.fleets] == [("a3-megagpu-8g", 8)]
+    assert filesystem_size_gib("gcp", spec.filesystems[0]) == 36000
 
 
 def test_gcp_requires_project():
