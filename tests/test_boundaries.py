@@ -287,3 +287,51 @@ def test_diff_max_increase_usd_at_and_over(tmp_path):
     assert _diff_limit(tmp_path, 500.0, 500.0) == 0
     assert _diff_limit(tmp_path, 500.01, 500.0) == 1
     assert _diff_limit(tmp_path, 750.0, 500.0) == 1
+
+
+# --------------------------------------------------------------------------- longest names, registered
+
+AUTONAME_SUFFIX = 8  # the engine's auto-naming appends "-" and 7 random characters to a logical name
+
+
+def longest_names(stack: str, cap: int):
+    facility = stack_facility(stack)
+    facility["name"] = "f" * 24
+    facility["fleets"] = [{**facility["fleets"][0], "name": "g" * 16, "nodes": cap * 2 + 1, "capacity": "on-demand"}]
+    facility["fleets"][0].pop("reservation_id", None)
+    facility["filesystems"][0]["name"] = "h" * 16
+    spec = load_facility(facility)
+    return run(lambda: components.build_facility(spec)).resources
+
+
+def test_longest_names_fit_google_clouds_limits():
+    for r in longest_names("llm-prod", 2_000):
+        if not r.custom or r.type.startswith("pulumi:providers:"):
+            continue
+        if "name" not in r.inputs:  # auto-named: RFC 1035, at most 63 characters
+            assert len(r.name) + AUTONAME_SUFFIX <= 63, (r.type, r.name)
+        if "baseInstanceName" in r.inputs:  # the group appends "-xxxx"
+            assert len(r.inputs["baseInstanceName"]) <= 58, r.inputs["baseInstanceName"]
+        if "instanceId" in r.inputs:
+            assert len(r.inputs["instanceId"]) <= 63
+
+
+def test_longest_names_fit_aws_limits():
+    limits = {"aws:iam/role:Role": 64, "aws:lambda/function:Function": 64, "aws:ec2/launchTemplate:LaunchTemplate": 128}
+    seen = set()
+    for r in longest_names("vision-prod", 10_000):
+        if r.type in limits and "name" not in r.inputs:
+            assert len(r.name) + AUTONAME_SUFFIX <= limits[r.type], (r.type, r.name)
+            seen.add(r.type)
+        if r.type == "aws:autoscaling/group:Group":
+            assert len(r.inputs["name"]) <= 255
+        if r.type == "aws:budgets/budget:Budget":
+            assert len(r.inputs["name"]) <= 100
+    assert seen == set(limits)  # the kill switch's role and function, and the launch template, were built
+
+
+def test_longest_names_fit_azure_scale_set_limits():
+    sets = [r for r in longest_names("speech-prod", 100) if r.type == "azure-native:compute:VirtualMachineScaleSet"]
+    assert len(sets) == 3
+    for r in sets:
+        assert len(r.inputs["vmScaleSetName"]) <= 64  # Linux scale-set names: 1 to 64 characters
