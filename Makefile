@@ -7,7 +7,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 STACK ?= vision-prod
 
-.PHONY: preview previews test bootstrap bench
+.PHONY: preview previews test bootstrap bench mutation
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
@@ -28,4 +28,9 @@ test: bootstrap
 	$(UV) run --frozen pytest -q -n 2
 
 bench: bootstrap
-	@for script in bench/*.py; do echo "== $$script"; $(UV) run --frozen python $$script; done
+	@for script in bench/*.py; do case $$script in bench/mutation*) continue;; esac; \
+		echo "== $$script"; $(UV) run --frozen python $$script; done
+
+# Plants user-visible bugs one at a time and prints the kill ratio (several minutes; not in `make test`).
+mutation: bootstrap
+	$(UV) run --frozen python bench/mutation.py
