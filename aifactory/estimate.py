@@ -1,7 +1,8 @@
 """Monthly cost and power of an inventory: one line per GPU group and filesystem, plus totals.
 
-Cost is hours (730 a month) x the catalog's price per node-hour for the group's capacity
-type; where the catalog has no price for that capacity type the on-demand price is used and
+A group that may scale is costed and powered at the most nodes it may hold (`nodes`, what the
+gates judge); `desired_nodes` is what it asks for now. Cost is hours (730 a month) x the
+catalog's price per node-hour for the group's capacity type; where the catalog has no price for that capacity type the on-demand price is used and
 the line says so. IT power is nodes x the catalog's node power; facility power is IT power x
 the cloud's PUE. A figure the catalog lacks is left out of the totals and named in `missing`,
 never guessed.
@@ -24,7 +25,8 @@ class Line:
     cloud: str
     region: str | None
     item: str  # instance type or storage SKU
-    nodes: int = 0
+    nodes: int = 0  # the most nodes the group may hold: cost and power are of these
+    desired_nodes: int = 0  # what it asks for now (fewer when it may scale up to `nodes`)
     gpus: int = 0
     capacity: str | None = None
     capacity_gib: int | None = None
@@ -50,6 +52,10 @@ class Estimate:
     @property
     def nodes(self) -> int:
         return sum(line.nodes for line in self.lines)
+
+    @property
+    def desired_nodes(self) -> int:
+        return sum(line.desired_nodes for line in self.lines)
 
     @property
     def monthly_usd(self) -> float:
@@ -78,6 +84,7 @@ class Estimate:
         return {
             "gpus": self.gpus,
             "nodes": self.nodes,
+            "desired_nodes": self.desired_nodes,
             "monthly_usd": self.monthly_usd,
             "it_power_kw": self.it_power_kw,
             "facility_power_kw": self.facility_power_kw,
@@ -98,6 +105,7 @@ def fleet_line(group: GpuGroup, pue: float) -> Line:
         region=group.region,
         item=group.instance_type or "unknown",
         nodes=group.nodes or 0,
+        desired_nodes=group.desired or 0,
         gpus=group.gpus or 0,
         capacity=group.capacity,
     )

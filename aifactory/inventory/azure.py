@@ -4,12 +4,13 @@ and Consumption budgets with the scope that bounds them."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aifactory import catalog
 from aifactory.inventory.model import Filesystem, GpuGroup
-from aifactory.inventory.resources import BudgetTerms, Resource, capacity_gib
-from aifactory.inventory.values import MISSING, UNKNOWN, as_float, as_int
+from aifactory.inventory.resources import BudgetTerms, Resource, capacity_gib, node_counts, worst_type
+from aifactory.inventory.values import MISSING, UNKNOWN, as_bool, as_float, as_int, lookup
 
 if TYPE_CHECKING:
     from aifactory.inventory.budgets import Scopes
@@ -23,6 +24,9 @@ AKS_POOL = "azure-native:containerservice:AgentPool"
 AML = "azure-native:storagecache:AmlFilesystem"
 BUDGET = "azure-native:consumption:Budget"
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
+MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
+AUTOSCALE_SETTING = "azure-native:monitor:AutoscaleSetting"
+AUTOSCALE_SETTING_INSIGHTS = "azure-native:insights:AutoscaleSetting"  # the same resource's former module
 
 _GPU_FAMILY = re.compile(r"^standard_n", re.I)
 
@@ -47,45 +51,108 @@ def capacity_of(profile_priority: Any, reservation: Any) -> str:
     return "on-demand"
 
 
+def _worst(reader: Reader, res: Resource, candidates: list[tuple[Any, str]]) -> Any:
+    itype, path = worst_type(CLOUD, candidates, is_gpu)
+    if itype is UNKNOWN:
+        reader.note("instance type", res, path)
+        return None
+    return itype
+
+
 def read_vmss(reader: Reader, res: Resource, used: set[str]) -> GpuGroup | None:
-    itype = res.get("sku", "name")
+    """A scale set of one size, or (flexible orchestration) of any size its `skuProfile` lists."""
+    candidates: list[tuple[Any, str]] = [(res.get("sku", "name"), "sku.name")]
+    sizes = res.get("skuProfile", "vmSizes")
+    if sizes is UNKNOWN:
+        candidates.append((UNKNOWN, "skuProfile.vmSizes"))
+    for i, size in enumerate(sizes if isinstance(sizes, list) else []):
+        candidates.append((lookup(size, "name") if isinstance(size, Mapping) else UNKNOWN, f"skuProfile.vmSizes[{i}].name"))
+    itype = _worst(reader, res, candidates)
     if itype is MISSING:
         return None
     where = reader.placement(res, note=False)
-    if itype is UNKNOWN:
-        reader.note("instance type", res, "sku.name")
-        itype = None
-    elif not is_gpu(itype):
-        return None
-    nodes = as_int(res.get("sku", "capacity"))
-    if nodes is UNKNOWN or nodes is MISSING:
-        reader.note("node count", res, "sku.capacity")
-        nodes = None
+    nodes, want = node_counts(reader, res, (res.get("sku", "capacity"), "sku.capacity"), reader.autoscaled(res))
     capacity = capacity_of(res.get("virtualMachineProfile", "priority"),
-                               res.get("virtualMachineProfile", "capacityReservation", "capacityReservationGroup"))
+                           res.get("virtualMachineProfile", "capacityReservation", "capacityReservationGroup"))
     reader.note_placement(res, where)
-    return GpuGroup(res.name, CLOUD, where.region, itype, nodes, capacity, where.zone, res.urn, res.type)
+    return GpuGroup(res.name, CLOUD, where.region, itype, nodes, capacity, where.zone, res.urn, res.type, want)
+
+
+def _pool(reader: Reader, res: Resource, get: Callable[..., Any], prefix: str, name: str) -> GpuGroup | None:
+    """An AKS node pool (an agent pool resource, or one profile of a managed cluster): one VM size,
+    or (a VirtualMachines pool) several sizes with a count each; autoscaling up to `maxCount`."""
+    manual = get("virtualMachinesProfile", "scale", "manual")
+    maxima: list[tuple[Any, str]] = []
+    if manual is UNKNOWN:
+        candidates = [(UNKNOWN, f"{prefix}virtualMachinesProfile.scale.manual")]
+        desired: tuple[Any, str] = (UNKNOWN, f"{prefix}virtualMachinesProfile.scale.manual")
+    elif isinstance(manual, list) and manual:
+        where = f"{prefix}virtualMachinesProfile.scale.manual"
+        candidates = [(lookup(m, "size") if isinstance(m, Mapping) else UNKNOWN, f"{where}[{i}].size")
+                      for i, m in enumerate(manual)]
+        counts = [as_int(lookup(m, "count")) if isinstance(m, Mapping) else UNKNOWN for m in manual]
+        total = UNKNOWN if UNKNOWN in counts else sum(c for c in counts if isinstance(c, int))
+        desired = (total, f"{where}[].count")
+    else:
+        candidates = [(get("vmSize"), f"{prefix}vmSize")]
+        desired = (get("count"), f"{prefix}count")
+    itype = _worst(reader, res, candidates)
+    if itype is MISSING:
+        return None
+    autoscaling = as_bool(get("enableAutoScaling"))
+    ceiling = get("maxCount")
+    if autoscaling is True or autoscaling is UNKNOWN:
+        maxima.append((UNKNOWN if ceiling is MISSING else ceiling, f"{prefix}maxCount"))
+    elif ceiling is not MISSING:
+        maxima.append((ceiling, f"{prefix}maxCount"))
+    where = reader.placement(res, note=False)
+    nodes, want = node_counts(reader, res, desired, maxima)
+    priority = get("scaleSetPriority")
+    capacity = "spot" if isinstance(priority, str) and priority.lower() == "spot" else (
+        "reservation" if get("capacityReservationGroupID") is not MISSING else "on-demand")
+    reader.note_placement(res, where)
+    zones = get("availabilityZones")
+    zone = zones[0] if isinstance(zones, list) and len(zones) == 1 and isinstance(zones[0], str) else None
+    return GpuGroup(name, CLOUD, where.region, itype, nodes, capacity, zone or where.zone, res.urn, res.type, want)
 
 
 def read_aks_pool(reader: Reader, res: Resource, used: set[str]) -> GpuGroup | None:
-    itype = res.get("vmSize")
-    if itype is MISSING:
+    return _pool(reader, res, res.get, "", res.name)
+
+
+def read_managed_cluster(reader: Reader, res: Resource, used: set[str]) -> list[GpuGroup]:
+    """A managed cluster's own node pools (`agentPoolProfiles`), one group each."""
+    profiles = res.get("agentPoolProfiles")
+    if profiles is UNKNOWN:
+        reader.note("instance type", res, "agentPoolProfiles")
+        where = reader.placement(res)
+        return [GpuGroup(res.name, CLOUD, where.region, None, None, "on-demand", None, res.urn, res.type)]
+    groups = []
+    for i, profile in enumerate(profiles if isinstance(profiles, list) else []):
+        pool_name = lookup(profile, "name")
+        label = pool_name if isinstance(pool_name, str) else str(i)
+
+        def get(*path: str | int, _profile: Any = profile) -> Any:
+            return lookup(_profile, *path)
+
+        group = _pool(reader, res, get, f"agentPoolProfiles[{i}].", f"{res.name}/{label}")
+        if group is not None:
+            groups.append(group)
+    return groups
+
+
+def read_autoscale_setting(reader: Reader, res: Resource) -> tuple[list[Resource] | None, Any, str] | None:
+    """(scale sets it scales, the largest maximum of its profiles, where that comes from)."""
+    if as_bool(res.get("enabled")) is False:
         return None
-    where = reader.placement(res, note=False)
-    if itype is UNKNOWN:
-        reader.note("instance type", res, "vmSize")
-        itype = None
-    elif not is_gpu(itype):
-        return None
-    nodes = as_int(res.get("count"))
-    if nodes is UNKNOWN or nodes is MISSING:
-        reader.note("node count", res, "count")
-        nodes = None
-    priority = res.get("scaleSetPriority")
-    capacity = "spot" if isinstance(priority, str) and priority.lower() == "spot" else (
-        "reservation" if res.get("capacityReservationGroupID") is not MISSING else "on-demand")
-    reader.note_placement(res, where)
-    return GpuGroup(res.name, CLOUD, where.region, itype, nodes, capacity, where.zone, res.urn, res.type)
+    target = res.get("targetResourceUri")
+    targets = reader.linked_all(res, "targetResourceUri", {VMSS}, UNKNOWN if target is UNKNOWN else target)
+    profiles = res.get("profiles")
+    maxima = [as_int(lookup(p, "capacity", "maximum")) for p in profiles] if isinstance(profiles, list) else [UNKNOWN]
+    if UNKNOWN in maxima or profiles is UNKNOWN:
+        return targets, UNKNOWN, "profiles[].capacity.maximum"
+    known = [m for m in maxima if isinstance(m, int)]
+    return targets, (max(known) if known else MISSING), "profiles[].capacity.maximum"
 
 
 def read_vm(reader: Reader, res: Resource, used: set[str]) -> GpuGroup | None:
@@ -160,8 +227,9 @@ def budget_filters(scopes: Scopes, budget: Resource, everything: set[str]) -> li
     return out
 
 
-GROUP_READERS = {VMSS: read_vmss, AKS_POOL: read_aks_pool}
+GROUP_READERS = {VMSS: read_vmss, AKS_POOL: read_aks_pool, MANAGED_CLUSTER: read_managed_cluster}
 SINGLE_READERS = {VM: read_vm}
 TEMPLATE_TYPES: frozenset[str] = frozenset()
 FILESYSTEM_READERS = {AML: read_aml}
 BUDGETS = {BUDGET: (budget_terms, budget_filters)}
+AUTOSCALERS = {AUTOSCALE_SETTING: read_autoscale_setting, AUTOSCALE_SETTING_INSIGHTS: read_autoscale_setting}

@@ -38,12 +38,12 @@ def from_resources(
     groups: list[GpuGroup] = []
     used_templates: set[str] = set()
 
-    # Groups first: they claim the templates they launch.
+    # Groups first: they claim the templates they launch. A reader returns a group, several (a
+    # cluster's own node pools) or None.
     for res in reader.resources:
         if res.type in GROUP_TYPES:
-            group = GROUP_READERS[res.type](reader, res, used_templates)
-            if group is not None:
-                groups.append(group)
+            found = GROUP_READERS[res.type](reader, res, used_templates)
+            groups += found if isinstance(found, list) else [found] if found is not None else []
     for res in reader.resources:
         if res.type in SINGLE_NODE_TYPES:
             group = SINGLE_READERS[res.type](reader, res, used_templates)
@@ -89,6 +89,8 @@ def _named(reader: Reader, items: list, *, relative: bool = True) -> list:
         if parent is None or parent.type == ROOT_STACK_TYPE:
             out.append(item)
             continue
+        # One of several groups a resource holds (a cluster's node pool) keeps its own part.
+        part = item.name[len(res.name):] if item.name != res.name and item.name.startswith(res.name + "/") else ""
         base = parent.name
         grand = reader.by_urn.get(parent.parent or "")
         if relative and grand is not None and grand.type != ROOT_STACK_TYPE and base.startswith(grand.name + "-"):
@@ -96,5 +98,5 @@ def _named(reader: Reader, items: list, *, relative: bool = True) -> list:
         name = base
         if siblings.get(parent.urn, 0) > 1:
             name = base + res.name[len(parent.name):] if res.name.startswith(parent.name) else f"{base}/{res.name}"
-        out.append(replace(item, name=name))
+        out.append(replace(item, name=name + part))
     return out

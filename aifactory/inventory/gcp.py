@@ -4,12 +4,12 @@ hold, Managed Lustre, Parallelstore and Filestore instances, and billing budgets
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aifactory import catalog
 from aifactory.inventory.model import Filesystem, GpuGroup
-from aifactory.inventory.resources import BudgetTerms, Resource, capacity_gib, throughput
+from aifactory.inventory.resources import BudgetTerms, Resource, capacity_gib, node_counts, throughput, worst_type
 from aifactory.inventory.values import MISSING, UNKNOWN, as_bool, as_float, as_int, is_unknown, lookup
 
 if TYPE_CHECKING:
@@ -24,6 +24,9 @@ TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate"
 REGION_TEMPLATE = "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate"
 INSTANCE = "gcp:compute/instance:Instance"
 NODE_POOL = "gcp:container/nodePool:NodePool"
+CLUSTER = "gcp:container/cluster:Cluster"
+AUTOSCALER = "gcp:compute/autoscaler:Autoscaler"
+REGION_AUTOSCALER = "gcp:compute/regionAutoscaler:RegionAutoscaler"
 LUSTRE = "gcp:lustre/instance:Instance"
 PARALLELSTORE = "gcp:parallelstore/instance:Instance"
 FILESTORE = "gcp:filestore/instance:Instance"
@@ -75,64 +78,181 @@ def _template_facts(reader: Reader, tpl: Resource) -> tuple[Any, str]:
             capacity_of(tpl.get("scheduling"), tpl.get("reservationAffinity")))
 
 
-def read_mig(reader: Reader, res: Resource, used: set[str]) -> GpuGroup | None:
-    where = reader.placement(res, note=False)
-    literal = res.get("versions", 0, "instanceTemplate")
-    tpl = None
-    if literal is not MISSING or res.deps_of("versions"):
-        tpl = reader.linked(res, "versions", {TEMPLATE, REGION_TEMPLATE}, literal)
-    if tpl is not None:
-        used.add(tpl.urn)
-        itype, capacity = _template_facts(reader, tpl)
-        path = f"{tpl.urn}: machineType"
-    else:
-        itype, capacity, path = (UNKNOWN if literal is UNKNOWN else MISSING), "on-demand", "versions[0].instanceTemplate"
-    if itype is MISSING:
-        return None
+def _worst(reader: Reader, res: Resource, candidates: list[tuple[Any, str]]) -> Any:
+    itype, path = worst_type(CLOUD, candidates, is_gpu)
     if itype is UNKNOWN:
         reader.note("instance type", res, path)
-        itype = None
-    elif not is_gpu(itype):
         return None
-    nodes = as_int(res.get("targetSize"))
-    if nodes is UNKNOWN or nodes is MISSING:
-        reader.note("node count", res, "targetSize")
-        nodes = None
+    return itype
+
+
+def _names(value: Any) -> Any:
+    return machine_type_name(value) if isinstance(value, str) and not is_unknown(value) else value
+
+
+def read_mig(reader: Reader, res: Resource, used: set[str]) -> GpuGroup | None:
+    """A managed instance group: every version's template may launch, and an instance flexibility
+    policy may launch any machine type it lists instead; an autoscaler may grow it to its maximum."""
+    where = reader.placement(res, note=False)
+    candidates: list[tuple[Any, str]] = []
+    capacity = "on-demand"
+    versions = res.get("versions")
+    if versions is UNKNOWN:
+        candidates.append((UNKNOWN, "versions"))
+    for i, version in enumerate(versions if isinstance(versions, list) else []):
+        literal = lookup(version, "instanceTemplate")
+        templates = reader.linked_all(res, "versions", {TEMPLATE, REGION_TEMPLATE}, literal)
+        if templates is None or (not templates and literal is not MISSING):
+            candidates.append((UNKNOWN, f"versions[{i}].instanceTemplate"))
+        for tpl in templates or ():
+            used.add(tpl.urn)
+            itype, tpl_capacity = _template_facts(reader, tpl)
+            candidates.append((itype, f"{tpl.urn}: machineType"))
+            capacity = tpl_capacity if capacity == "on-demand" else capacity
+    selections = res.get("instanceFlexibilityPolicy", "instanceSelections")
+    if selections is UNKNOWN:
+        candidates.append((UNKNOWN, "instanceFlexibilityPolicy.instanceSelections"))
+    for i, selection in enumerate(selections if isinstance(selections, list) else []):
+        types = lookup(selection, "machineTypes")
+        path = f"instanceFlexibilityPolicy.instanceSelections[{i}].machineTypes"
+        if not isinstance(types, list):
+            candidates.append((UNKNOWN, path))
+            continue
+        candidates += [(UNKNOWN if is_unknown(t) else _names(t), f"{path}[{j}]") for j, t in enumerate(types)]
+    itype = _worst(reader, res, candidates)
+    if itype is MISSING:
+        return None
+    nodes, want = node_counts(reader, res, (res.get("targetSize"), "targetSize"), reader.autoscaled(res))
     zone = where.zone
     if res.type == REGION_MIG:
         zones = res.get("distributionPolicyZones")
         zone = zones[0] if isinstance(zones, list) and len(zones) == 1 and isinstance(zones[0], str) else None
     reader.note_placement(res, where)
-    return GpuGroup(res.name, CLOUD, where.region, itype, nodes, capacity, zone, res.urn, res.type)
+    return GpuGroup(res.name, CLOUD, where.region, itype, nodes, capacity, zone, res.urn, res.type, want)
 
 
-def read_node_pool(reader: Reader, res: Resource, used: set[str]) -> GpuGroup | None:
-    itype = _machine_type(reader, res, ("nodeConfig", "machineType"))
+# A regional GKE cluster places each node pool in three of its region's zones unless told otherwise
+# (https://cloud.google.com/kubernetes-engine/docs/concepts/regional-clusters, read 2026-12-02).
+REGIONAL_CLUSTER_ZONES = 3
+
+
+def _cluster_zones(cluster: Resource) -> Any:
+    """How many zones a cluster's node pools span by default."""
+    locations = cluster.get("nodeLocations")
+    location = cluster.get("location")
+    if locations is UNKNOWN or location is UNKNOWN:
+        return UNKNOWN
+    zonal = isinstance(location, str) and region_of_zone(location) is not None
+    if isinstance(locations, list) and locations:
+        return len(set(locations) | ({location} if zonal else set()))
+    if location is MISSING:
+        return UNKNOWN
+    return 1 if zonal else REGIONAL_CLUSTER_ZONES
+
+
+def _pool(reader: Reader, res: Resource, get: Callable[..., Any], prefix: str, name: str,
+          cluster: Resource | None, default_type: Any = MISSING) -> GpuGroup | None:
+    """A GKE node pool (a NodePool resource, or one of a cluster's own): `nodeCount` (or
+    `initialNodeCount`) nodes per zone, or up to the autoscaling maximum."""
+    machine = get("nodeConfig", "machineType")
+    itype = _worst(reader, res, [(_names(default_type if machine is MISSING else machine), f"{prefix}nodeConfig.machineType")])
     if itype is MISSING:
         return None
     where = reader.placement(res, note=False)
-    if itype is UNKNOWN:
-        reader.note("instance type", res, "nodeConfig.machineType")
-        itype = None
-    elif not is_gpu(itype):
-        return None
-    per_zone = as_int(res.get("nodeCount"))
-    path = "nodeCount"
-    if per_zone is MISSING:
-        per_zone, path = as_int(res.get("initialNodeCount")), "initialNodeCount"
-    locations = res.get("nodeLocations")
-    zones = len(locations) if isinstance(locations, list) and locations else 1
-    if per_zone is UNKNOWN or per_zone is MISSING or locations is UNKNOWN:
-        reader.note("node count", res, path)
-        nodes = None
+    locations = get("nodeLocations")
+    zones_path = f"{prefix}nodeLocations"
+    if locations is UNKNOWN:
+        zones: Any = UNKNOWN
+    elif isinstance(locations, list) and locations:
+        zones = len(locations)
+    elif cluster is not None:
+        zones, zones_path = _cluster_zones(cluster), f"{cluster.urn}: nodeLocations"
+    elif where.zone is not None and where.zone == get("location"):
+        zones = 1
     else:
-        nodes = per_zone * zones
-    capacity = "spot" if (as_bool(res.get("nodeConfig", "spot")) is True
-                          or as_bool(res.get("nodeConfig", "preemptible")) is True) else capacity_of(
-        None, res.get("nodeConfig", "reservationAffinity") if isinstance(res.get("nodeConfig", "reservationAffinity"), Mapping) else None)
+        zones, zones_path = UNKNOWN, f"{prefix}nodeLocations (the cluster's zones)"
+    if zones is UNKNOWN:
+        reader.note("node count", res, zones_path)
+        nodes = want = None
+    else:
+        per_zone, path = get("nodeCount"), f"{prefix}nodeCount"
+        if per_zone is MISSING:
+            per_zone, path = get("initialNodeCount"), f"{prefix}initialNodeCount"
+        maxima = []
+        autoscaling = get("autoscaling")
+        if autoscaling is UNKNOWN:
+            maxima.append((UNKNOWN, f"{prefix}autoscaling"))
+        elif isinstance(autoscaling, Mapping):
+            total = as_int(lookup(autoscaling, "totalMaxNodeCount"))
+            per_zone_max = as_int(lookup(autoscaling, "maxNodeCount"))
+            if total is not MISSING:
+                maxima.append((total, f"{prefix}autoscaling.totalMaxNodeCount"))
+            if per_zone_max is not MISSING or total is MISSING:
+                maxima.append((per_zone_max * zones if isinstance(per_zone_max, int) else
+                               (UNKNOWN if per_zone_max is MISSING else per_zone_max), f"{prefix}autoscaling.maxNodeCount"))
+        count = as_int(per_zone)
+        nodes, want = node_counts(reader, res, (count * zones if isinstance(count, int) else count, path), maxima)
+    config = ("nodeConfig",)
+    capacity = "spot" if (as_bool(get(*config, "spot")) is True or as_bool(get(*config, "preemptible")) is True) else capacity_of(
+        None, get(*config, "reservationAffinity") if isinstance(get(*config, "reservationAffinity"), Mapping) else None)
     zone = where.zone if zones == 1 else None
     reader.note_placement(res, where)
-    return GpuGroup(res.name, CLOUD, where.region, itype, nodes, capacity, zone, res.urn, res.type)
+    return GpuGroup(name, CLOUD, where.region, itype, nodes, capacity, zone, res.urn, res.type, want)
+
+
+def read_node_pool(reader: Reader, res: Resource, used: set[str]) -> GpuGroup | None:
+    cluster = reader.linked(res, "cluster", {CLUSTER}, res.get("cluster"))
+    return _pool(reader, res, res.get, "", res.name, cluster)
+
+
+def read_cluster(reader: Reader, res: Resource, used: set[str]) -> list[GpuGroup]:
+    """A GKE cluster's default node pool (unless removed), its own `nodePools`, and node
+    auto-provisioning, which may create GPU nodes up to its resource limits."""
+    groups = []
+    pools = res.get("nodePools")
+    if pools is UNKNOWN:
+        reader.note("instance type", res, "nodePools")
+        groups.append(GpuGroup(f"{res.name}/nodePools", CLOUD, reader.placement(res).region, None, None,
+                               urn=res.urn, resource_type=res.type))
+    for i, pool in enumerate(pools if isinstance(pools, list) else []):
+        label = lookup(pool, "name")
+
+        def get(*path: str | int, _pool: Any = pool) -> Any:
+            return lookup(_pool, *path)
+
+        group = _pool(reader, res, get, f"nodePools[{i}].", f"{res.name}/{label if isinstance(label, str) else i}", res)
+        if group is not None:
+            groups.append(group)
+    if as_bool(res.get("removeDefaultNodePool")) is not True and not (isinstance(pools, list) and pools):
+        # GKE's default machine type (e2-medium) carries no GPU.
+        group = _pool(reader, res, res.get, "", f"{res.name}/default-pool", res, MISSING)
+        if group is not None:
+            groups.append(group)
+    provisioning = res.get("clusterAutoscaling")
+    enabled = as_bool(lookup(provisioning, "enabled")) if isinstance(provisioning, Mapping) else provisioning
+    if enabled is True or enabled is UNKNOWN:
+        limits = lookup(provisioning, "resourceLimits") if isinstance(provisioning, Mapping) else UNKNOWN
+        gpu_limits = [(i, lookup(limit, "resourceType"), lookup(limit, "maximum"))
+                      for i, limit in enumerate(limits if isinstance(limits, list) else [])]
+        gpu_limits = [(i, kind, top) for i, kind, top in gpu_limits
+                      if not isinstance(kind, str) or kind.lower().startswith("nvidia-")]
+        ceilings = [as_int(top) for _, _, top in gpu_limits]
+        if limits is UNKNOWN or any(c is UNKNOWN or (isinstance(c, int) and c > 0) for c in ceilings):
+            # Which machine type (and so what power and price) a provisioned GPU node has is chosen by
+            # the workloads, not the program: the gates cannot prove a cap on it.
+            reader.note("instance type", res, "clusterAutoscaling.resourceLimits (node auto-provisioning may create "
+                        + ", ".join(f"up to {top} {kind}" for _, kind, top in gpu_limits if isinstance(kind, str))
+                        + " GPUs)" if gpu_limits else "clusterAutoscaling.resourceLimits")
+            groups.append(GpuGroup(f"{res.name}/auto-provisioned", CLOUD, reader.placement(res).region, None, None,
+                                   urn=res.urn, resource_type=res.type))
+    return groups
+
+
+def read_autoscaler(reader: Reader, res: Resource) -> tuple[list[Resource] | None, Any, str]:
+    """(groups it scales, its maximum, where that comes from)."""
+    target = res.get("target")
+    targets = reader.linked_all(res, "target", {MIG, REGION_MIG}, UNKNOWN if target is UNKNOWN else target)
+    return targets, res.get("autoscalingPolicy", "maxReplicas"), "autoscalingPolicy.maxReplicas"
 
 
 def read_instance(reader: Reader, res: Resource, used: set[str]) -> GpuGroup | None:
@@ -241,8 +361,9 @@ def budget_filters(scopes: Scopes, budget: Resource, everything: set[str]) -> li
     return out
 
 
-GROUP_READERS = {MIG: read_mig, REGION_MIG: read_mig, NODE_POOL: read_node_pool}
+GROUP_READERS = {MIG: read_mig, REGION_MIG: read_mig, NODE_POOL: read_node_pool, CLUSTER: read_cluster}
 SINGLE_READERS = {INSTANCE: read_instance}
 TEMPLATE_TYPES = frozenset({TEMPLATE, REGION_TEMPLATE})
 FILESYSTEM_READERS = {LUSTRE: read_lustre, PARALLELSTORE: read_parallelstore, FILESTORE: read_filestore}
 BUDGETS = {BUDGET: (budget_terms, budget_filters)}
+AUTOSCALERS = {AUTOSCALER: read_autoscaler, REGION_AUTOSCALER: read_autoscaler}

@@ -14,12 +14,17 @@ class GpuGroup:
     name: str
     cloud: str
     region: str | None
-    instance_type: str | None
-    nodes: int | None  # None: unknown at preview
+    instance_type: str | None  # of several types the group may launch, the worst case
+    nodes: int | None  # the most nodes it may hold (what the gates judge); None: unknown at preview
     capacity: str = "on-demand"
     zone: str | None = None
     urn: str | None = None
     resource_type: str | None = None  # the Pulumi type token the group was read from
+    desired_nodes: int | None = None  # what it asks for now, when fewer than `nodes`; None: `nodes`
+
+    @property
+    def desired(self) -> int | None:
+        return self.desired_nodes if self.desired_nodes is not None else self.nodes
 
     @property
     def instance(self) -> catalog.InstanceType | None:

@@ -19,6 +19,7 @@ GROUP_READERS = {**aws.GROUP_READERS, **azure.GROUP_READERS, **gcp.GROUP_READERS
 SINGLE_READERS = {**aws.SINGLE_READERS, **azure.SINGLE_READERS, **gcp.SINGLE_READERS}
 FILESYSTEM_READERS = {**aws.FILESYSTEM_READERS, **azure.FILESYSTEM_READERS, **gcp.FILESYSTEM_READERS}
 BUDGET_READERS = {**aws.BUDGETS, **azure.BUDGETS, **gcp.BUDGETS}
+AUTOSCALERS = {**aws.AUTOSCALERS, **azure.AUTOSCALERS, **gcp.AUTOSCALERS}
 
 GROUP_TYPES = frozenset(GROUP_READERS)
 TEMPLATE_TYPES = aws.TEMPLATE_TYPES | azure.TEMPLATE_TYPES | gcp.TEMPLATE_TYPES
@@ -27,7 +28,7 @@ NODE_TYPES = GROUP_TYPES | TEMPLATE_TYPES | SINGLE_NODE_TYPES
 FILESYSTEM_TYPES = frozenset(FILESYSTEM_READERS)
 BUDGET_TYPES = frozenset(BUDGET_READERS)
 # Every type whose inputs the inventory reads (besides providers).
-READ_TYPES = NODE_TYPES | FILESYSTEM_TYPES | BUDGET_TYPES | {azure.RESOURCE_GROUP}
+READ_TYPES = NODE_TYPES | FILESYSTEM_TYPES | BUDGET_TYPES | frozenset(AUTOSCALERS) | {azure.RESOURCE_GROUP}
 
 
 def is_gpu_type(cloud: str | None, instance_type: str | None) -> bool:
@@ -106,6 +107,8 @@ class Reader:
         self.providers.update(providers or {})
         self.unknowns: list[Unknown] = []
         self._name_index: dict[str, list[Resource]] | None = None
+        self._scaling: dict[str, list[tuple[Any, str]]] | None = None
+        self._unresolved_scaling: list[tuple[Resource, str]] = []
 
     def note(self, what: str, res: Resource, path: str) -> None:
         self.unknowns.append(Unknown(what, res.urn, path))
@@ -142,15 +145,53 @@ class Reader:
         loose = [self.by_urn[u] for u in res.dependencies if u in self.by_urn and self.by_urn[u].type in types]
         return loose[0] if len(loose) == 1 else None
 
+    def linked_all(self, res: Resource, key: str, types: frozenset[str] | set[str],
+                   literal: Any = MISSING) -> list[Resource] | None:
+        """Every resource of `types` that input `key` may point at: the one a literal names (none
+        when it names something outside the program), else every one the input depends on. None
+        when the reference is unknown and nothing it depends on is of `types`."""
+        if isinstance(literal, str) and literal and not is_unknown(literal):
+            found = self.linked(res, key, types, literal)
+            return [found] if found is not None else []
+        found = [self.by_urn[u] for u in res.deps_of(key) if u in self.by_urn and self.by_urn[u].type in types]
+        if found:
+            return found
+        loose = [self.by_urn[u] for u in res.dependencies if u in self.by_urn and self.by_urn[u].type in types]
+        return loose if len(loose) == 1 else None
+
+    def autoscaled(self, group: Resource) -> list[tuple[Any, str]]:
+        """(maximum, where) of every autoscaler of the program that scales `group`. An autoscaler
+        whose target is unknown may scale any group of its cloud that has no autoscaler of its own:
+        for those its target is noted as unknown."""
+        if self._scaling is None:
+            self._scaling = {}
+            for other in self.resources:
+                read = AUTOSCALERS.get(other.type)
+                scaling = read(self, other) if read else None
+                if scaling is None:
+                    continue
+                targets, maximum, path = scaling
+                where = f"{other.urn}: {path}"
+                if targets is None:
+                    self._unresolved_scaling.append((other, f"{other.urn}: target"))
+                    continue
+                for target in targets:
+                    self._scaling.setdefault(target.urn, []).append((maximum, where))
+        found = self._scaling.get(group.urn)
+        if found:
+            return found
+        return [(UNKNOWN, where) for other, where in self._unresolved_scaling if other.cloud == group.cloud]
+
     def _names(self) -> dict[str, list[Resource]]:
-        """Templates by every literal that can designate them (resource name, name input, ID)."""
+        """Templates and groups by every literal that can designate them (resource name, name
+        input, ID)."""
         if self._name_index is None:
             self._name_index = {}
             for other in self.resources:
-                if other.type not in TEMPLATE_TYPES:
+                if other.type not in TEMPLATE_TYPES and other.type not in GROUP_TYPES:
                     continue
                 names = {other.name, f"{other.name}_id"}  # the ID the recording mocks hand out
-                for key in ("name", "namePrefix", "id"):
+                for key in ("name", "namePrefix", "id", "vmScaleSetName"):
                     value = other.inputs.get(key)
                     if isinstance(value, str) and value and not is_unknown(value):
                         names.add(value)

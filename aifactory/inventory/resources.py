@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from aifactory import catalog
 from aifactory.inventory.values import MISSING, UNKNOWN, as_float, as_int, lookup, plain
 
 if TYPE_CHECKING:
@@ -62,7 +65,7 @@ def as_resource(obj: Any, *, with_inputs: bool = True) -> Resource:
             return getattr(obj, key, default)
 
     urn = get("urn")
-    rtype = get("type") or get("resource_type") or _type_of_urn(urn)
+    rtype = canonical_type(get("type") or get("resource_type") or _type_of_urn(urn))
     inputs = None
     if with_inputs:
         inputs = get("inputs")
@@ -83,6 +86,15 @@ def as_resource(obj: Any, *, with_inputs: bool = True) -> Resource:
         protect=bool(get("protect", False) or getattr(get("opts"), "protect", False)),
         retain_on_delete=bool(get("retain_on_delete", False) or get("retainOnDelete", False)),
     )
+
+
+_AZURE_VERSIONED = re.compile(r"^azure-native:([A-Za-z]+)/v[0-9a-z]+:")
+
+
+def canonical_type(resource_type: str) -> str:
+    """A type token as the inventory knows it: Azure's API-versioned tokens
+    (`azure-native:compute/v20240301:VirtualMachineScaleSet`) name the same resource unversioned."""
+    return _AZURE_VERSIONED.sub(r"azure-native:\1:", resource_type) if resource_type else resource_type
 
 
 def _urn_of(ref: Any) -> str | None:
@@ -159,3 +171,70 @@ class BudgetTerms:
     path: str  # the input the amount comes from
     period: Any  # the cloud's period name, UNKNOWN, or None for a fixed amount
     foreign: bool = False  # in a currency other than USD
+
+
+def _worst_rank(cloud: str, instance_type: str) -> tuple:
+    itype = catalog.instance(cloud, instance_type)
+    if itype is None:
+        return (2, 0.0, 0)  # not catalogued: its power is unknown, so the gate must say so
+    if itype.node_power_w is None:
+        return (1, 0.0, itype.gpu_count)
+    return (0, itype.node_power_w, itype.gpu_count)
+
+
+def worst_type(cloud: str, candidates: list[tuple[Any, str]], is_gpu: Callable[[str], bool]) -> tuple[Any, str]:
+    """Of the instance types a group may launch, (type, input path) the gates must assume: the
+    first unknown one if any is unknown, else the GPU type drawing the most node power (one the
+    catalog lacks, or lacks a power figure for, ranks first so its gap fails the gate); MISSING if
+    none carries GPUs."""
+    for value, path in candidates:
+        if value is UNKNOWN:
+            return UNKNOWN, path
+    gpus = [(v, p) for v, p in candidates if isinstance(v, str) and is_gpu(v)]
+    if not gpus:
+        return MISSING, ""
+    return max(gpus, key=lambda pair: _worst_rank(cloud, pair[0]))
+
+
+def node_counts(reader: Reader, res: Resource, desired: tuple[Any, str],
+                maxima: Iterable[tuple[Any, str]] = ()) -> tuple[int | None, int | None]:
+    """(most nodes, desired nodes) of a group: the largest of its desired count and every maximum it
+    may scale to. An unknown value, or no count at all, is noted and makes the most None."""
+    value, path = desired
+    want = as_int(value)
+    most = None if want is UNKNOWN or want is MISSING else want
+    unknown = path if want is UNKNOWN else None
+    for value, where in maxima:
+        bound = as_int(value)
+        if bound is UNKNOWN:
+            unknown = unknown or where
+        elif bound is not MISSING:
+            most = bound if most is None else max(most, bound)
+    if unknown is None and most is None:
+        unknown = path
+    if unknown is not None:
+        reader.note("node count", res, unknown)
+        return None, None
+    return most, (want if isinstance(want, int) and want < most else None)
+
+
+def per_node_units(values: list[Any]) -> Any:
+    """The smallest capacity a launched node may count for, of a fleet's weights (default 1)."""
+    weights = []
+    for value in values:
+        weight = as_float(value)
+        if weight is UNKNOWN:
+            return UNKNOWN
+        weights.append(1.0 if weight is MISSING else weight)
+    return min(weights) if weights else 1.0
+
+
+def instances_for(units: Any, per_node: Any) -> Any:
+    """How many nodes a target of `units` may launch when each counts for at least `per_node`."""
+    if units is UNKNOWN or per_node is UNKNOWN:
+        return UNKNOWN
+    if units is MISSING:
+        return MISSING
+    if not per_node or per_node <= 0:
+        return UNKNOWN
+    return math.ceil(float(units) / per_node - 1e-9)

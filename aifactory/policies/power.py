@@ -49,7 +49,9 @@ def power_gaps(inventory: Inventory, gate: str) -> list[tuple[str, str | None]]:
 
 
 def _describe(group: GpuGroup) -> str:
-    return f"{group.name} ({group.nodes} x {group.instance_type})"
+    now = f", {group.desired} now" if group.desired != group.nodes else ""
+    return f"{group.name} ({group.nodes} x {group.instance_type} at most{now})" if now else (
+        f"{group.name} ({group.nodes} x {group.instance_type})")
 
 
 def validate_power_cap(args: StackValidationArgs, report_violation: ReportViolation) -> None:

@@ -15,6 +15,14 @@ def kw(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.1f}"
 
 
+def node_count(item: dict) -> str:
+    """Nodes of a line or total: `desired (max most)` when a group may scale beyond what it asks for."""
+    most, desired = item.get("nodes") or 0, item.get("desired_nodes")
+    if isinstance(desired, int) and desired != most:
+        return f"{desired} (max {most})"
+    return str(most)
+
+
 def estimate_table(estimate: dict, title: str = "Estimate (730 h/month)") -> Table:
     """A table of an estimate as `Estimate.to_json()` gives it (the preview JSON's `estimate`)."""
     table = Table(title=title, title_justify="left")
@@ -22,7 +30,7 @@ def estimate_table(estimate: dict, title: str = "Estimate (730 h/month)") -> Tab
         table.add_column(column, justify="right" if column in NUMERIC else "left")
     for line in estimate["lines"]:
         fleet = line["kind"] == "fleet"
-        size = str(line["nodes"]) if fleet else f"{line['capacity_gib'] or 0:,} GiB"
+        size = node_count(line) if fleet else f"{line['capacity_gib'] or 0:,} GiB"
         table.add_row(
             f"{line['kind']} {line['name']}",
             line["item"],
@@ -36,7 +44,7 @@ def estimate_table(estimate: dict, title: str = "Estimate (730 h/month)") -> Tab
         )
     table.add_section()
     table.add_row(
-        "total", f"PUE {estimate['pue']}", str(estimate["nodes"]), str(estimate["gpus"]), "",
+        "total", f"PUE {estimate['pue']}", node_count(estimate), str(estimate["gpus"]), "",
         money(estimate["monthly_usd"]), kw(estimate["it_power_kw"]), kw(estimate["facility_power_kw"]), "",
     )
     return table
