@@ -14,6 +14,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from aifactory.problems import SpecError
 
@@ -59,7 +60,7 @@ class CapacityName(str, Enum):
 
 
 def refuse(error: SpecError, what: str) -> NoReturn:
-    err.print(f"[bold red]{what}[/] ({len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}):")
+    err.print(f"[bold red]{escape(what)}[/] ({len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}):")
     for problem in error.problems:
         err.print(f"  {problem}", markup=False)
     raise typer.Exit(2)
@@ -76,7 +77,7 @@ def validate(
 ) -> None:
     """Check a stack config against the catalog and the clouds' rules; summarise what it asks for."""
     from aifactory import estimate, stackfile
-    from aifactory.spec import load_facility
+    from aifactory.loader import load_facility
 
     try:
         stack_file = stackfile.read(stack)
@@ -93,17 +94,18 @@ def validate(
     from aifactory.report import tables
 
     where = f"{spec.cloud} {spec.region}" + (f" zone {spec.zone}" if spec.zone else "")
-    out.print(f"[green]valid[/] {stack_file.path}: facility [bold]{spec.name}[/] of team {spec.team} on {where}")
+    out.print(f"[green]valid[/] {escape(str(stack_file.path))}: facility [bold]{spec.name}[/] of team {spec.team} on {where}")
     for fs in spec.filesystems:
         size = f"{fs.capacity_tib:g} TiB" if fs.capacity_tib is not None else f"{fs.capacity_gib} GiB"
         out.print(f"  filesystem {fs.name}: {fs.kind} {size}"
                   + (f" at {fs.throughput_mbps_per_tib} MB/s/TiB" if fs.throughput_mbps_per_tib else ""))
     if spec.budget:
         out.print(f"  budget: ${spec.budget.monthly_usd:,.0f}/month, alerts at "
-                  f"{', '.join(f'{t}%' for t in spec.budget.thresholds_pct)} to {', '.join(spec.budget.alert_emails)}")
+                  f"{', '.join(f'{t}%' for t in spec.budget.thresholds_pct)} to {', '.join(spec.budget.alert_emails)}",
+                  markup=False)
     out.print(tables.estimate_table(result.to_json()))
     for gap in result.missing:
-        out.print(f"[yellow]incomplete:[/] {gap}")
+        out.print(f"[yellow]incomplete:[/] {escape(gap)}")
 
 
 @app.command()
