@@ -17,7 +17,8 @@ from typing import Any
 from aifactory import estimate as estimating
 from aifactory import inventory as inventories
 from aifactory import stackfile
-from aifactory.spec import FacilitySpec, Problem, SpecError, load_facility
+from aifactory.loader import load_facility
+from aifactory.spec import FacilitySpec, Problem, SpecError
 
 PROJECT_ROOT = stackfile.PROJECT_ROOT
 PROGRAM = PROJECT_ROOT / "__main__.py"

@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from aifactory.spec import SpecError, load_facility
+from aifactory.loader import load_facility
+from aifactory.problems import SpecError
 
 
 def aws_facility(**overrides):
