@@ -1,7 +1,8 @@
 """The `aifactory` command.
 
 Exit status: 0 fine, 1 a mandatory policy violation (or a limit crossed in diff), 2 bad
-input or usage. Commands that run no Pulumi program never import the Pulumi or cloud SDKs.
+input or usage, 3 an internal error (a bug: one line on standard error names the file holding
+the full trace). Commands that run no Pulumi program never import the Pulumi or cloud SDKs.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ app.add_typer(catalog_app, name="catalog")
 
 # The terminal's own width when there is one; a wide page when piped (CI logs, files).
 out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 
 
 class Format(str, Enum):
@@ -118,10 +119,14 @@ def preview(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
 ) -> None:
     """Run the stack's program offline under mocks and judge it with the real policy pack."""
+    from aifactory.policyconfig import PolicyConfigProblems
     from aifactory.preview import preview as run_preview
 
     try:
+        check_output(output)
         result = run_preview(stack, policy_config)
+    except PolicyConfigProblems as error:
+        refuse(error, f"invalid policy config {policy_config}")
     except SpecError as error:
         refuse(error, f"invalid stack config {stack}")
     doc = result.to_json()
@@ -159,11 +164,29 @@ def render_report(doc: dict, format: "ReportFormat") -> str:
     return console.export_text()
 
 
+def check_output(output: Path | None) -> None:
+    """Refuse an --output the report could not be written to, before any work is done."""
+    from aifactory.problems import Problem
+
+    if output is None:
+        return
+    if output.is_dir():
+        raise SpecError([Problem(f"--output {output}", "is a directory; give a file name")])
+    folder = output.parent
+    if not folder.is_dir():
+        raise SpecError([Problem(f"--output {output}", f"its directory {folder} does not exist")])
+
+
 def emit(text: str, output: Path | None) -> None:
+    from aifactory.problems import Problem
+
     if output is None:
         sys.stdout.write(text)
-    else:
-        output.write_text(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        refuse(SpecError([Problem(f"--output {output}", f"cannot be written: {error.strerror or error}")]), "cannot write the report")
 
 
 @app.command()
@@ -277,9 +300,19 @@ def _num(value: float | int | None) -> str:
 
 def main() -> None:
     try:
-        app()
-    except SpecError as error:  # pragma: no cover - every command catches its own
-        refuse(error, "invalid input")
+        app()  # usage errors exit 2 through typer; what it lets through is ours
+    except SpecError as error:  # every command catches its own; this is the backstop
+        try:
+            refuse(error, "invalid input")
+        except typer.Exit as done:
+            sys.exit(done.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:  # a bug, not bad input: one line, the trace in a file, exit 3
+        from aifactory import crash
+
+        sys.stderr.write(crash.report(error) + "\n")
+        sys.exit(crash.EXIT_CODE)
 
 
 if __name__ == "__main__":
