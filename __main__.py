@@ -2,7 +2,8 @@
 
 import pulumi
 
-from aifactory.spec import SpecError, load_facility
+from aifactory.loader import load_facility
+from aifactory.problems import SpecError
 from aifactory.components import build_facility
 
 try:

@@ -1,7 +1,8 @@
 """The `aifactory` command.
 
 Exit status: 0 fine, 1 a mandatory policy violation (or a limit crossed in diff), 2 bad
-input or usage. Commands that run no Pulumi program never import the Pulumi or cloud SDKs.
+input or usage, 3 an internal error (a bug: one line on standard error names the file holding
+the full trace). Commands that run no Pulumi program never import the Pulumi or cloud SDKs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from aifactory.problems import SpecError
 
@@ -29,7 +31,7 @@ app.add_typer(catalog_app, name="catalog")
 
 # The terminal's own width when there is one; a wide page when piped (CI logs, files).
 out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 
 
 class Format(str, Enum):
@@ -59,7 +61,7 @@ class CapacityName(str, Enum):
 
 
 def refuse(error: SpecError, what: str) -> NoReturn:
-    err.print(f"[bold red]{what}[/] ({len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}):")
+    err.print(f"[bold red]{escape(what)}[/] ({len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}):")
     for problem in error.problems:
         err.print(f"  {problem}", markup=False)
     raise typer.Exit(2)
@@ -76,7 +78,7 @@ def validate(
 ) -> None:
     """Check a stack config against the catalog and the clouds' rules; summarise what it asks for."""
     from aifactory import estimate, stackfile
-    from aifactory.spec import load_facility
+    from aifactory.loader import load_facility
 
     try:
         stack_file = stackfile.read(stack)
@@ -93,17 +95,18 @@ def validate(
     from aifactory.report import tables
 
     where = f"{spec.cloud} {spec.region}" + (f" zone {spec.zone}" if spec.zone else "")
-    out.print(f"[green]valid[/] {stack_file.path}: facility [bold]{spec.name}[/] of team {spec.team} on {where}")
+    out.print(f"[green]valid[/] {escape(str(stack_file.path))}: facility [bold]{spec.name}[/] of team {spec.team} on {where}")
     for fs in spec.filesystems:
         size = f"{fs.capacity_tib:g} TiB" if fs.capacity_tib is not None else f"{fs.capacity_gib} GiB"
         out.print(f"  filesystem {fs.name}: {fs.kind} {size}"
                   + (f" at {fs.throughput_mbps_per_tib} MB/s/TiB" if fs.throughput_mbps_per_tib else ""))
     if spec.budget:
         out.print(f"  budget: ${spec.budget.monthly_usd:,.0f}/month, alerts at "
-                  f"{', '.join(f'{t}%' for t in spec.budget.thresholds_pct)} to {', '.join(spec.budget.alert_emails)}")
+                  f"{', '.join(f'{t}%' for t in spec.budget.thresholds_pct)} to {', '.join(spec.budget.alert_emails)}",
+                  markup=False)
     out.print(tables.estimate_table(result.to_json()))
     for gap in result.missing:
-        out.print(f"[yellow]incomplete:[/] {gap}")
+        out.print(f"[yellow]incomplete:[/] {escape(gap)}")
 
 
 @app.command()
@@ -116,10 +119,14 @@ def preview(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
 ) -> None:
     """Run the stack's program offline under mocks and judge it with the real policy pack."""
+    from aifactory.policyconfig import PolicyConfigProblems
     from aifactory.preview import preview as run_preview
 
     try:
+        check_output(output)
         result = run_preview(stack, policy_config)
+    except PolicyConfigProblems as error:
+        refuse(error, f"invalid policy config {policy_config}")
     except SpecError as error:
         refuse(error, f"invalid stack config {stack}")
     doc = result.to_json()
@@ -157,11 +164,29 @@ def render_report(doc: dict, format: "ReportFormat") -> str:
     return console.export_text()
 
 
+def check_output(output: Path | None) -> None:
+    """Refuse an --output the report could not be written to, before any work is done."""
+    from aifactory.problems import Problem
+
+    if output is None:
+        return
+    if output.is_dir():
+        raise SpecError([Problem(f"--output {output}", "is a directory; give a file name")])
+    folder = output.parent
+    if not folder.is_dir():
+        raise SpecError([Problem(f"--output {output}", f"its directory {folder} does not exist")])
+
+
 def emit(text: str, output: Path | None) -> None:
+    from aifactory.problems import Problem
+
     if output is None:
         sys.stdout.write(text)
-    else:
-        output.write_text(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        refuse(SpecError([Problem(f"--output {output}", f"cannot be written: {error.strerror or error}")]), "cannot write the report")
 
 
 @app.command()
@@ -275,9 +300,19 @@ def _num(value: float | int | None) -> str:
 
 def main() -> None:
     try:
-        app()
-    except SpecError as error:  # pragma: no cover - every command catches its own
-        refuse(error, "invalid input")
+        app()  # usage errors exit 2 through typer; what it lets through is ours
+    except SpecError as error:  # every command catches its own; this is the backstop
+        try:
+            refuse(error, "invalid input")
+        except typer.Exit as done:
+            sys.exit(done.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:  # a bug, not bad input: one line, the trace in a file, exit 3
+        from aifactory import crash
+
+        sys.stderr.write(crash.report(error) + "\n")
+        sys.exit(crash.EXIT_CODE)
 
 
 if __name__ == "__main__":

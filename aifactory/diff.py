@@ -15,7 +15,6 @@ and the text output of the command read only that.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -55,70 +54,33 @@ def load(arg: str) -> dict | None:
     except (OSError, UnicodeDecodeError) as error:
         raise PreviewError(f"{where}: cannot be read: {error}") from None
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as error:
         raise PreviewError(f"{where}: not JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+    except RecursionError:
+        raise PreviewError(f"{where}: not a preview document: nested too deeply") from None
+    except ValueError as error:  # NaN/Infinity, or an integer too long to read
+        raise PreviewError(f"{where}: not JSON ({error})") from None
     problems = check(doc)
     if problems:
         raise PreviewError(f"{where}: not an aifactory preview document:\n  " + "\n  ".join(problems))
     return doc
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def check(doc: Any) -> list[str]:
     """Problems that make `doc` unusable as a preview document (empty list: fine)."""
-    if not isinstance(doc, dict):
-        return [f"the top level must be a JSON object, not {type(doc).__name__}"]
-    problems = []
-    if not isinstance(doc.get("stack"), str):
-        problems.append("stack: must be a string (the stack name)")
-    resources = doc.get("resources")
-    if not isinstance(resources, list):
-        problems.append("resources: must be a list")
-    else:
-        for i, r in enumerate(resources):
-            if not isinstance(r, dict) or not isinstance(r.get("urn"), str):
-                problems.append(f"resources[{i}]: must be an object with a string 'urn'")
-                break
-            if "inputs" in r and not isinstance(r["inputs"], dict | type(None)):
-                problems.append(f"resources[{i}].inputs: must be an object")
-                break
-    policies = doc.get("policies")
-    if not isinstance(policies, dict):
-        problems.append("policies: must be an object with 'violations'")
-    elif not isinstance(policies.get("violations", []), list):
-        problems.append("policies.violations: must be a list")
-    else:
-        for i, v in enumerate(policies.get("violations", [])):
-            if not isinstance(v, dict) or not isinstance(v.get("policy"), str):
-                problems.append(f"aifactory.policies.violations[{i}]: must be an object with a string 'policy'")
-                break
-    est = doc.get("estimate")
-    if not isinstance(est, dict):
-        problems.append("estimate: must be an object")
-    else:
-        for key in ("gpus", "nodes", "monthly_usd", "facility_power_kw"):
-            if key in est and est[key] is not None and not _is_number(est[key]):
-                problems.append(f"estimate.{key}: must be a number")
-        lines = est.get("lines", [])
-        if not isinstance(lines, list):
-            problems.append("estimate.lines: must be a list")
-        else:
-            for i, line in enumerate(lines):
-                if not isinstance(line, dict) or not isinstance(line.get("name"), str) or line.get("kind") not in ("fleet", "filesystem"):
-                    problems.append(f"estimate.lines[{i}]: must be an object with 'kind' (fleet|filesystem) and 'name'")
-                    break
-                for key in ("nodes", "gpus") + NUMBER_FIELDS:
-                    if line.get(key) is not None and not _is_number(line[key]):
-                        problems.append(f"estimate.lines[{i}].{key}: must be a number or null")
-                        break
-    facility = doc.get("facility")
-    if facility is not None and not isinstance(facility, dict):
-        problems.append("facility: must be an object or null")
-    return problems
+    from aifactory import preview_schema
+
+    return preview_schema.problems(doc)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+def enforcement(violation: dict) -> str:
+    """A violation's enforcement level, lower-case; a violation without one blocks (mandatory)."""
+    return (violation.get("enforcement") or "mandatory").lower()
 
 
 # --------------------------------------------------------------------------- the diff
@@ -177,7 +139,7 @@ def diff(
     lines = diff_lines(base, head)
     totals = diff_totals(base, head)
     violations = diff_violations(base, head)
-    new_mandatory = sum(1 for v in violations["new"] if v.get("enforcement") == "mandatory") + len(violations["escalated"])
+    new_mandatory = sum(1 for v in violations["new"] if v["enforcement"] == "mandatory") + len(violations["escalated"])
     result = {
         "schema": SCHEMA,
         "stack": stack,
@@ -190,7 +152,7 @@ def diff(
         "resources": diff_resources(base, head),
         "violations": violations,
         "new_mandatory": new_mandatory,
-        "limits": check_limits(totals, lines, max_increase_usd, max_increase_kw),
+        "limits": check_limits(totals, lines, max_increase_usd, max_increase_kw, without_lines(base, head)),
         "exact": {
             key: all(line["delta"][key] is not None for line in lines if line["status"] != "unchanged")
             for key in NUMBER_FIELDS
@@ -231,8 +193,8 @@ def side_summary(doc: dict | None) -> dict | None:
         "complete": bool(est.get("complete", not est.get("missing"))),
         "missing": list(est.get("missing") or []),
         "resources": len(doc.get("resources") or []),
-        "mandatory": sum(1 for v in violations if v.get("enforcement") == "mandatory"),
-        "advisory": sum(1 for v in violations if v.get("enforcement") == "advisory"),
+        "mandatory": sum(1 for v in violations if enforcement(v) == "mandatory"),
+        "advisory": sum(1 for v in violations if enforcement(v) == "advisory"),
     }
 
 
@@ -464,7 +426,7 @@ def _violations(doc: dict | None) -> list[dict]:
     if doc is None:
         return []
     return [
-        {"policy": v.get("policy"), "enforcement": v.get("enforcement") or "advisory",
+        {"policy": v.get("policy"), "enforcement": enforcement(v),
          "message": v.get("message") or "", "urn": v.get("urn")}
         for v in (doc.get("policies") or {}).get("violations") or []
     ]
@@ -497,9 +459,18 @@ def diff_violations(base: dict | None, head: dict | None) -> dict:
 # --------------------------------------------------------------------------- limits
 
 
-def check_limits(totals: dict, lines: list[dict], max_usd: float | None, max_kw: float | None) -> dict:
+def without_lines(base: dict | None, head: dict | None) -> list[str]:
+    """The sides that are present but have no estimate line: nothing there was recognised as a
+    fleet or filesystem, so no increase can be proven small."""
+    return [side for side, doc in (("base", base), ("head", head))
+            if doc is not None and not (doc.get("estimate") or {}).get("lines")]
+
+
+def check_limits(totals: dict, lines: list[dict], max_usd: float | None, max_kw: float | None,
+                 empty_sides: list[str] = ()) -> dict:
     """Limits fail closed: an increase that cannot be computed because an added or changed line
-    has no price (or no power figure) is `unverified`, and that fails like a crossing."""
+    has no price (or no power figure), or because a side has no estimate lines at all, is
+    `unverified`, and that fails like a crossing."""
     crossed, unverified = [], []
     for limit, value, key, unit in (
         ("max-increase-usd", max_usd, "monthly_usd", "USD/month"),
@@ -514,7 +485,14 @@ def check_limits(totals: dict, lines: list[dict], max_usd: float | None, max_kw:
             if line["status"] in ("added", "changed") and line["delta"][key] is None
         ]
         shown = fmt_usd(value) + "/month" if key == "monthly_usd" else fmt_kw(value)
-        if increase is not None and increase > value:
+        if empty_sides:
+            unverified.append({
+                "limit": limit,
+                "message": f"the {'monthly cost' if key == 'monthly_usd' else 'facility power'} increase cannot be "
+                           f"checked against --{limit} {shown}: the {' and '.join(empty_sides)} preview has no "
+                           "estimate lines (limits fail closed)",
+            })
+        elif increase is not None and increase > value:
             got = fmt_usd(increase, signed=True) + "/month" if key == "monthly_usd" else fmt_kw(increase, signed=True)
             crossed.append({
                 "limit": limit, "value": value, "increase": increase,

@@ -5,9 +5,11 @@ command reads two JSON files and must start fast); the renderers are imported on
 
 BASE and HEAD are preview JSON files written by `aifactory preview STACK --format json`.
 `none` stands for a side that has no preview (BASE of a new stack, HEAD of a deleted one) and
-`-` reads that side from standard input. Exit status: 0 fine; 1 a new mandatory violation, or
-a limit given by --max-increase-usd / --max-increase-kw crossed (or not checkable because a
-changed line has no price or power figure: limits fail closed); 2 unreadable input or usage.
+`-` reads that side from standard input. Both documents are checked whole against the preview
+JSON's shape, and must be of the same stack unless --allow-different-stacks. Exit status: 0
+fine; 1 a new mandatory violation, or a limit given by --max-increase-usd / --max-increase-kw
+crossed (or not checkable because a changed line has no price or power figure, or a side has
+no estimate lines: limits fail closed); 2 unreadable input or usage; 3 an internal error.
 """
 
 from __future__ import annotations
@@ -49,9 +51,13 @@ def register(app: typer.Typer) -> None:
             help="Exit 1 when the facility power (IT x PUE) rises by more than this (kW).",
         ),
         output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to this file instead of standard output."),
+        allow_different_stacks: bool = typer.Option(
+            False, "--allow-different-stacks",
+            help="Compare previews of two different stacks (refused otherwise: a pull request changes one stack).",
+        ),
     ) -> None:
         """Compare two previews of a stack: resources, GPUs, cost, power and policy violations."""
-        run(base, head, format, max_increase_usd, max_increase_kw, output)
+        run(base, head, format, max_increase_usd, max_increase_kw, output, allow_different_stacks)
 
 
 def fail(message: str) -> typer.Exit:
@@ -60,14 +66,19 @@ def fail(message: str) -> typer.Exit:
 
 
 def run(base_arg: str, head_arg: str, format: DiffFormat, max_usd: float | None, max_kw: float | None,
-        output: Path | None) -> None:
+        output: Path | None, allow_different_stacks: bool = False) -> None:
     from aifactory import diff as diffing
 
     if base_arg == diffing.STDIN and head_arg == diffing.STDIN:
         raise fail("only one side can be read from standard input ('-')")
+    if output is not None and (output.is_dir() or not output.parent.is_dir()):
+        raise fail(f"cannot write {output}: " + ("it is a directory" if output.is_dir() else f"{output.parent} does not exist"))
     try:
         base = diffing.load(base_arg)
         head = diffing.load(head_arg)
+        if base is not None and head is not None and base["stack"] != head["stack"] and not allow_different_stacks:
+            raise fail(f"the previews are of different stacks (base {base['stack']!r}, head {head['stack']!r}); "
+                       "give --allow-different-stacks to compare them anyway")
         result = diffing.diff(base, head, max_increase_usd=max_usd, max_increase_kw=max_kw)
     except diffing.PreviewError as error:
         raise fail(str(error)) from None

@@ -16,8 +16,9 @@ from typing import Any
 
 from aifactory import estimate as estimating
 from aifactory import inventory as inventories
-from aifactory import stackfile
-from aifactory.spec import FacilitySpec, Problem, SpecError, load_facility
+from aifactory import policyconfig, stackfile
+from aifactory.loader import load_facility
+from aifactory.spec import FacilitySpec, Problem, SpecError
 
 PROJECT_ROOT = stackfile.PROJECT_ROOT
 PROGRAM = PROJECT_ROOT / "__main__.py"
@@ -90,18 +91,6 @@ def default_policy_config(team: str) -> Path | None:
     return None
 
 
-def read_policy_config(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise SpecError([Problem(str(path), "no such policy config file")]) from None
-    except json.JSONDecodeError as error:
-        raise SpecError([Problem(str(path), f"is not valid JSON: {error}")]) from None
-    if not isinstance(data, dict):
-        raise SpecError([Problem(str(path), "must be a JSON object of policy name → settings")])
-    return data
-
-
 def program_config(stack: stackfile.StackFile) -> dict[str, str]:
     """The stack's config as the engine hands it to a program: structured values as JSON text."""
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in stack.config.items()}
@@ -110,13 +99,13 @@ def program_config(stack: stackfile.StackFile) -> dict[str, str]:
 def preview(stack: str, policy_config: Path | None = None) -> Preview:
     from concurrent.futures import ThreadPoolExecutor
 
-    from aifactory.analyzer import PolicyPackClient, analyze_with
+    from aifactory.analyzer import PolicyConfigError, PolicyPackClient, analyze_with
     from aifactory.recording import run_program
 
     stack_file = stackfile.read(stack)
     spec = load_facility(stack_file.facility)
     config_path = policy_config or default_policy_config(spec.team)
-    config = read_policy_config(config_path) if config_path else {}
+    config = policyconfig.load(config_path) if config_path else {}
 
     # The pack process starts (mostly importing the Pulumi SDK) while the program runs.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -129,7 +118,11 @@ def preview(stack: str, policy_config: Path | None = None) -> Preview:
                 starting.result().close()
             raise
         with starting.result() as client:
-            infos, violations = analyze_with(client, run.resources, config)
+            try:
+                infos, violations = analyze_with(client, run.resources, config)
+            except PolicyConfigError as error:  # what the engine refuses that policyconfig did not foresee
+                raise policyconfig.PolicyConfigProblems(
+                    [Problem(str(config_path), message) for message in error.errors]) from None
     inventory = inventories.from_resources(run.resources)
     pack = "aifactory"
     return Preview(

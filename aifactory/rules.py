@@ -18,7 +18,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 
-from aifactory import catalog, netplan
+from aifactory import catalog, netplan, tag_limits
 from aifactory.spec import FacilitySpec, FleetSpec, Problem, config_path
 
 Check = Callable[[FacilitySpec], Iterator[Problem]]
@@ -26,14 +26,23 @@ _CHECKS: list[Check] = []
 
 RESERVED_TAG_KEYS = ("facility", "team", "managed-by")
 _AWS_ZONE_ID = re.compile(r"^[a-z]{2,}[0-9]-az[0-9]+$")
-_GCP_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-_GCP_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+RFC1918 = tuple(ipaddress.ip_network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 DATA_REPOSITORY_SCHEMES = {"aws": ("s3://",), "azure": ("https://",), "gcp": ("gs://",)}
+
+
+_WHOLE: set[Check] = set()  # rules that judge the config as a whole, not entry by entry
 
 
 def rule(fn: Check) -> Check:
     _CHECKS.append(fn)
     return fn
+
+
+def whole_config_rule(fn: Check) -> Check:
+    """A rule that is only right about the complete config (it judges what is missing), so it
+    is skipped when some entries were set aside for failing their shape check."""
+    _WHOLE.add(fn)
+    return rule(fn)
 
 
 def _path(*parts: object) -> str:
@@ -146,9 +155,20 @@ def zone_options(cloud: str, instance_type: str, region: str, like: str | None =
     return catalog.zones(cloud, instance_type, region)
 
 
+def zone_name_pattern(cloud: str, region: str) -> re.Pattern | None:
+    """What a zone name of the region looks like: AWS `<region><letter>` (or a Local Zone's
+    `<region>-<place>-<n><letter>`), Google Cloud `<region>-<letter>`, Azure `1`, `2` or `3`."""
+    escaped = re.escape(region)
+    return {
+        "aws": re.compile(rf"^{escaped}([a-z]|-[a-z]+-[0-9]+[a-z])$"),
+        "gcp": re.compile(rf"^{escaped}-[a-z]$"),
+        "azure": re.compile(r"^[123]$"),
+    }.get(cloud)
+
+
 @rule
 def zone_in_region(spec: FacilitySpec) -> Iterator[Problem]:
-    if not spec.zone:
+    if spec.zone is None:
         return
     if spec.cloud == "aws" and is_aws_zone_id(spec.zone):
         known = {z.rsplit("-az", 1)[0] for f in spec.fleets if f.instance_type
@@ -156,10 +176,12 @@ def zone_in_region(spec: FacilitySpec) -> Iterator[Problem]:
         if known and spec.zone.rsplit("-az", 1)[0] not in known:
             yield Problem(_path("zone"), f"'{spec.zone}' is not a zone ID of {spec.region} ({', '.join(sorted(known))}-az…)")
         return
+    pattern = zone_name_pattern(spec.cloud, spec.region)
+    if pattern is None or pattern.match(spec.zone):
+        return
     if spec.cloud == "azure":
-        if spec.zone not in ("1", "2", "3"):
-            yield Problem(_path("zone"), "Azure availability zones are '1', '2' or '3'")
-    elif not (spec.zone.startswith(spec.region) and len(spec.zone) > len(spec.region)):
+        yield Problem(_path("zone"), "Azure availability zones are '1', '2' or '3'")
+    else:
         example = f"{spec.region}a or a zone ID like use1-az4" if spec.cloud == "aws" else f"{spec.region}-a"
         yield Problem(_path("zone"), f"'{spec.zone}' is not a zone of {spec.region} (for example {example})")
 
@@ -189,16 +211,22 @@ def _common_zones(spec: FacilitySpec) -> list[str] | None:
     return sorted(common) if common is not None else None
 
 
-@rule
-def aws_zone_known(spec: FacilitySpec) -> Iterator[Problem]:
-    """An AWS GPU fleet lives in one subnet in one zone; the facility must know which."""
-    if spec.cloud != "aws" or spec.zone or not spec.fleets:
+@whole_config_rule
+def zone_known(spec: FacilitySpec) -> Iterator[Problem]:
+    """AWS and Google Cloud facilities live in one zone (an AWS subnet, a GCP zonal group and
+    filesystem); the facility must know which: given, or chosen from the fleets' types."""
+    if spec.cloud not in ("aws", "gcp") or spec.zone:
         return
-    if not _common_zones(spec):
+    example = f"a zone ID like use1-az4, or a zone name like {spec.region}a" if spec.cloud == "aws" else f"like {spec.region}-a"
+    if not spec.fleets:
+        yield Problem(_path("zone"), f"is required on {spec.cloud} when there are no fleets to choose it from ({example})")
+        return
+    zones = _common_zones(spec)
+    # An empty list (no zone offers every type) is common_zone_exists's to report on Google Cloud.
+    if zones is None or (spec.cloud == "aws" and not zones):
         yield Problem(
             _path("zone"),
-            f"the catalog knows no zone of {spec.region} offering every fleet's type; set zone "
-            f"(a zone ID like use1-az4, or a zone name like {spec.region}a)",
+            f"the catalog knows no zone of {spec.region} offering every fleet's type; set zone ({example})",
         )
 
 
@@ -380,7 +408,7 @@ def cidr_fits_fleets(spec: FacilitySpec) -> Iterator[Problem]:
     except ValueError as error:
         yield Problem(path, f"is not a valid network: {error}")
         return
-    if network.version != 4 or not network.is_private:
+    if network.version != 4 or not any(network.subnet_of(block) for block in RFC1918):
         yield Problem(path, "must be a private IPv4 range (10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16)")
         return
     low = 16 if spec.cloud == "aws" else 8
@@ -463,19 +491,18 @@ def cloud_sections(spec: FacilitySpec) -> Iterator[Problem]:
 
 @rule
 def tags_allowed(spec: FacilitySpec) -> Iterator[Problem]:
-    for key, value in spec.tags.items():
+    for key in spec.tags:
         if key in RESERVED_TAG_KEYS:
             yield Problem(_path("tags", key), f"is set by aifactory itself ({', '.join(RESERVED_TAG_KEYS)})")
-        if spec.cloud == "gcp" and not (_GCP_LABEL_KEY.match(key) and _GCP_LABEL_VALUE.match(value)):
-            yield Problem(
-                _path("tags", key),
-                "Google Cloud labels are lower-case letters, digits, '_' and '-', at most 63 characters",
-            )
+    yield from tag_limits.problems(spec.cloud, spec.merged_tags(), reserved=RESERVED_TAG_KEYS)
 
 
-def check(spec: FacilitySpec) -> list[Problem]:
+def check(spec: FacilitySpec, *, partial: bool = False) -> list[Problem]:
+    """Every rule's problems; `partial`: the spec lacks entries that failed their shape check."""
     problems: list[Problem] = []
     for check_rule in _CHECKS:
+        if partial and check_rule in _WHOLE:
+            continue
         problems.extend(check_rule(spec))
     return problems
 

@@ -1,16 +1,15 @@
 """The facility a team declares under the `aifactory:facility` stack config key.
 
-`load_facility(data)` is the one way in: it checks the shape with pydantic, then the
-catalog and cloud rules in `aifactory.rules`, and returns a `FacilitySpec` whose fleets
-have their instance type and zone resolved. Every problem is reported by its config path
-in one `SpecError`, so a bad config is refused before anything is registered.
+The shape only: strict pydantic models (numbers must be numbers, booleans booleans, no
+coercion from text), with bounds every cloud shares. `aifactory.loader.load_facility` is the
+one way in: it checks this shape, then the catalog and cloud rules in `aifactory.rules`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
 
 from aifactory.problems import Problem, SpecError
 
@@ -23,16 +22,27 @@ FilesystemKind = Literal["lustre", "parallelstore", "filestore"]
 # Lower-case DNS label that also starts with a letter, as Google Cloud resource names require.
 DNS_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 
+MAX_FILESYSTEM_TIB = 100_000  # 100 PiB
+MAX_MONTHLY_USD = 10_000_000_000  # $10 billion a month: more than 100,000 nodes of any catalog type cost
+
+# OSProfile.adminUsername "Disallowed values" in the Azure compute API reference
+# (learn.microsoft.com/javascript/api/@azure/arm-compute/osprofile, read 2026-12-02).
+AZURE_RESERVED_ADMIN_USERNAMES = frozenset({
+    "administrator", "admin", "user", "user1", "test", "user2", "test1", "user3", "admin1", "1", "123", "a",
+    "actuser", "adm", "admin2", "aspnet", "backup", "console", "david", "guest", "john", "owner", "root",
+    "server", "sql", "support", "support_388945a0", "sys", "test2", "test3", "user4", "user5",
+})
+
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=False, str_strip_whitespace=True, strict=True)
 
 
 class FleetSpec(_Model):
     name: str = Field(pattern=DNS_LABEL, max_length=16)
     instance_type: str | None = None
     gpu: str | None = None
-    gpus_per_node: int | None = Field(default=None, ge=1)
+    gpus_per_node: int | None = Field(default=None, ge=1, le=64)
     nodes: int = Field(ge=1, le=100_000)
     capacity: Capacity = "on-demand"
     reservation_id: str | None = None
@@ -48,15 +58,17 @@ class FilesystemSpec(_Model):
     kind: FilesystemKind = "lustre"
     # Exactly one of the two: TiB as the cloud names its sizes (FSx's "1.2 TiB" is 1200 GiB),
     # or GiB as the cloud's API takes them (Google Cloud's Lustre tiers step in GiB).
-    capacity_tib: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    capacity_gib: int | None = Field(default=None, gt=0)
-    throughput_mbps_per_tib: int | None = Field(default=None, gt=0)
+    # Bounds far above any cloud's largest filesystem (the catalog's steps are the real limits),
+    # low enough that every size converts between TiB and GiB without overflowing.
+    capacity_tib: float | None = Field(default=None, gt=0, le=MAX_FILESYSTEM_TIB, allow_inf_nan=False)
+    capacity_gib: int | None = Field(default=None, gt=0, le=MAX_FILESYSTEM_TIB * 1024)
+    throughput_mbps_per_tib: int | None = Field(default=None, gt=0, le=100_000)
     data_repository: str | None = None
     tier: str | None = None  # Filestore service tier (ZONAL, REGIONAL, ENTERPRISE, ...)
 
 
 class BudgetSpec(_Model):
-    monthly_usd: float = Field(gt=0)
+    monthly_usd: float = Field(gt=0, le=MAX_MONTHLY_USD, allow_inf_nan=False)
     alert_emails: list[EmailStr] = Field(min_length=1)
     thresholds_pct: list[int] = Field(default_factory=lambda: [50, 80, 100], min_length=1)
     enforce: Literal["none", "stop"] = "none"
@@ -68,6 +80,13 @@ class AwsSpec(_Model):
 
 class AzureSpec(_Model):
     admin_username: str = Field(default="azureuser", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+
+    @field_validator("admin_username")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in AZURE_RESERVED_ADMIN_USERNAMES:
+            raise ValueError(f"'{value}' is a name Azure refuses for a VM's admin account; choose another (e.g. azureuser)")
+        return value
     ssh_public_keys: list[str] = Field(default_factory=list)
 
 
@@ -81,7 +100,7 @@ class FacilitySpec(_Model):
     team: str = Field(pattern=DNS_LABEL, max_length=32)
     cloud: Cloud
     region: str = Field(min_length=1)
-    zone: str | None = None
+    zone: str | None = Field(default=None, min_length=1)
     tags: dict[str, str] = Field(default_factory=dict)
     fleets: list[FleetSpec] = Field(default_factory=list)
     network: NetworkSpec = Field(default_factory=NetworkSpec)
@@ -130,7 +149,7 @@ def _message(error: dict[str, Any]) -> str:
     if kind == "greater_than":
         return f"must be greater than {ctx.get('gt'):g}"
     if kind == "less_than_equal":
-        return f"must be at most {ctx.get('le')}"
+        return f"must be at most {_number(ctx.get('le'))}"
     if kind == "string_too_long":
         return f"must be at most {ctx.get('max_length')} characters"
     if kind == "too_short":
@@ -139,6 +158,14 @@ def _message(error: dict[str, Any]) -> str:
         if ctx.get("pattern") == DNS_LABEL:
             return "must be DNS-safe: lower-case letters, digits and '-', starting with a letter"
         return f"must match {ctx.get('pattern')}"
+    if kind in _TYPE_WORDS:
+        return f"must be {_TYPE_WORDS[kind]}, not {_kind_of(error.get('input'))}"
+    if kind == "finite_number":
+        return "must be a finite number"
+    if kind == "less_than":
+        return f"must be less than {ctx.get('lt')}"
+    if kind == "string_too_short":
+        return "must not be empty" if ctx.get("min_length") == 1 else f"must be at least {ctx.get('min_length')} characters"
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected')}"
     if kind == "value_error" and "email" in error.get("msg", ""):
@@ -147,7 +174,30 @@ def _message(error: dict[str, Any]) -> str:
     return error.get("msg", "is invalid").removeprefix("Value error, ")
 
 
-def _problems_from(error: ValidationError) -> list[Problem]:
+_TYPE_WORDS = {
+    "int_type": "a whole number", "int_from_float": "a whole number", "float_type": "a number",
+    "bool_type": "true or false", "string_type": "a string (quote it)", "dict_type": "a mapping",
+    "list_type": "a list", "model_type": "a mapping", "none_required": "empty",
+}
+
+
+def _number(value: Any) -> str:
+    return f"{int(value):,}" if isinstance(value, (int, float)) and float(value).is_integer() else str(value)
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value:g}" if isinstance(value, float) else f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
+    if value is None:
+        return "empty"
+    return {"list": "a list", "dict": "a mapping"}.get(type(value).__name__, type(value).__name__)
+
+
+def problems_from(error: ValidationError) -> list[Problem]:
     problems = []
     for item in error.errors(include_url=False):
         loc = list(item["loc"])
@@ -155,74 +205,3 @@ def _problems_from(error: ValidationError) -> list[Problem]:
     return problems
 
 
-LISTS = ("fleets", "filesystems")
-
-
-def _without_invalid_entries(data: dict, error: ValidationError) -> tuple[dict, dict[str, list[int]]] | None:
-    """The config minus the list entries and optional sections that failed validation.
-
-    Returned with, per list, the original index of every kept entry, so that rule problems
-    found on the rest still name the user's own paths. None when a required key itself failed.
-    """
-    bad_items: dict[str, set[int]] = {name: set() for name in LISTS}
-    bad_sections: set[str] = set()
-    for item in error.errors(include_url=False):
-        loc = item["loc"]
-        if not loc:
-            return None
-        head = loc[0]
-        if head in LISTS and len(loc) > 1 and isinstance(loc[1], int):
-            bad_items[head].add(loc[1])
-        elif head in ("network", "budget", "tags", "aws", "azure", "gcp", "zone"):
-            bad_sections.add(head)
-        else:
-            return None
-    pruned = {key: value for key, value in data.items() if key not in bad_sections}
-    kept: dict[str, list[int]] = {}
-    for name in LISTS:
-        items = data.get(name)
-        if isinstance(items, list):
-            kept[name] = [i for i in range(len(items)) if i not in bad_items[name]]
-            pruned[name] = [items[i] for i in kept[name]]
-    return pruned, kept
-
-
-def _renumbered(problem: Problem, kept: dict[str, list[int]]) -> Problem:
-    path = problem.path
-    for name, indices in kept.items():
-        prefix = f"{CONFIG_KEY}.{name}["
-        if path.startswith(prefix):
-            index, rest = path[len(prefix) :].split("]", 1)
-            path = f"{prefix}{indices[int(index)]}]{rest}"
-    return Problem(path, problem.message)
-
-
-def load_facility(data: Any) -> FacilitySpec:
-    """Validate a raw `aifactory:facility` value; return a resolved spec or raise SpecError.
-
-    Shape problems and catalog/cloud rule problems are reported together: when some entries
-    fail the shape check, the rules still run on the rest.
-    """
-    from aifactory import rules
-
-    if not isinstance(data, dict):
-        raise SpecError([Problem(CONFIG_KEY, "must be a mapping (see the README for its keys)")])
-    try:
-        spec = FacilitySpec.model_validate(data)
-    except ValidationError as error:
-        problems = _problems_from(error)
-        partial = _without_invalid_entries(data, error)
-        if partial is not None:
-            pruned, kept = partial
-            try:
-                rest = FacilitySpec.model_validate(pruned)
-            except ValidationError:
-                rest = None
-            if rest is not None:
-                problems += [_renumbered(p, kept) for p in rules.check(rest)]
-        raise SpecError(problems) from None
-
-    problems = rules.check(spec)
-    if problems:
-        raise SpecError(problems)
-    return rules.resolve(spec)

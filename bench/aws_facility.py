@@ -43,7 +43,7 @@ from pulumi.runtime.proto import source_pb2  # noqa: E402
 
 import components  # noqa: E402
 from aifactory import catalog, netplan  # noqa: E402
-from aifactory.spec import load_facility  # noqa: E402
+from aifactory.loader import load_facility  # noqa: E402
 from aifactory.components.aws import fleet as aws_fleet  # noqa: E402
 
 FACILITY = {

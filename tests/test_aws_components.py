@@ -22,7 +22,7 @@ import pytest
 
 from aifactory import components
 from aifactory import rules, stackfile
-from aifactory.spec import load_facility
+from aifactory.loader import load_facility
 from aifactory.components.aws import (
     BudgetGuard,
     BudgetGuardArgs,

@@ -24,7 +24,7 @@ import pytest
 from aifactory import components
 from aifactory import stackfile
 from aifactory.recording import contains_unknown
-from aifactory.spec import load_facility
+from aifactory.loader import load_facility
 from aifactory.components.azure import budget as budget_module
 from aifactory.components.azure.filesystem import ParallelFilesystem, ParallelFilesystemArgs
 from aifactory.components.azure.fleet import GpuFleet, GpuFleetArgs

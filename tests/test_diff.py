@@ -280,7 +280,8 @@ def test_text_and_markdown_formats(previews, tmp_path):
     (None, "no such file"),
     ("{not json", "not JSON"),
     ("[1, 2]", "not an aifactory preview"),
-    ('{"stack": "x"}', "resources: must be a list"),
+    ('{"stack": "x"}', "resources: is required"),
+    ('{"stack": "x", "resources": {}}', "resources: must be a list"),
     ('{"stack": "x", "resources": [], "policies": {"violations": []}, "estimate": {"lines": [{"kind": "rack"}]}}', "estimate.lines[0]"),
 ])
 def test_unreadable_input_exits_2(previews, tmp_path, content, expected):

@@ -6,7 +6,7 @@ import pytest
 
 from aifactory.estimate import HOURS_PER_MONTH, estimate, estimate_spec
 from aifactory.inventory import Filesystem, GpuGroup, Inventory
-from aifactory.spec import load_facility
+from aifactory.loader import load_facility
 from tests.test_spec import aws_facility, gcp_facility
 
 

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from aifactory import components
-from aifactory.spec import load_facility
+from aifactory.loader import load_facility
 from aifactory.stackfile import PROJECT_ROOT
 from tests.harness import run
 

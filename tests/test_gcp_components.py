@@ -20,7 +20,7 @@ import pytest
 
 from aifactory import netplan, stackfile
 from aifactory.recording import contains_unknown
-from aifactory.spec import load_facility
+from aifactory.loader import load_facility
 from tests.harness import FakeCloud, provider_name, run
 
 PROJECT = "llm-prod-training"

@@ -22,7 +22,7 @@ from aifactory.inventory import (
 )
 from aifactory.preview import PROGRAM, program_config
 from aifactory.recording import SDK_UNKNOWN, UNKNOWN, run_program
-from aifactory.spec import load_facility
+from aifactory.loader import load_facility
 from tests.policy_fixtures import (
     U,
     aws_facility,

@@ -6,8 +6,9 @@ import copy
 
 import pytest
 
+from aifactory.loader import load_facility
+from aifactory.problems import SpecError
 from aifactory.rules import filesystem_size_gib
-from aifactory.spec import SpecError, load_facility
 
 
 def aws_facility(**overrides):

@@ -7,7 +7,8 @@ import copy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aifactory.spec import FacilitySpec, SpecError, load_facility
+from aifactory.loader import load_facility
+from aifactory.spec import FacilitySpec, SpecError
 from tests.test_spec import aws_facility, azure_facility, gcp_facility
 
 BASES = [aws_facility(), azure_facility(), gcp_facility()]

@@ -40,7 +40,7 @@ class Facility(FacilityExports, pulumi.ComponentResource):
         self.region = spec.region
         tags = spec.merged_tags()
         if spec.zone is None:
-            # rules.aws_zone_known refuses such a spec; a hand-built one gets the same answer.
+            # rules.zone_known refuses such a spec; a hand-built one gets the same answer.
             raise ValueError(f"{name}: set the facility zone (a zone ID like use1-az4 or a zone name)")
         zone = spec.zone
         self.zone = zone
