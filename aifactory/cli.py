@@ -76,6 +76,7 @@ def validate(
 ) -> None:
     """Check a stack config against the catalog and the clouds' rules; summarise what it asks for."""
     from aifactory import estimate, stackfile
+    from aifactory.notes import notes
     from aifactory.spec import load_facility
 
     try:
@@ -87,7 +88,7 @@ def validate(
     if format is Format.json:
         print_json(
             {"stack": stack_file.name, "path": str(stack_file.path), "valid": True,
-             "facility": spec.model_dump(mode="json"), "estimate": result.to_json()}
+             "facility": spec.model_dump(mode="json"), "estimate": result.to_json(), "notes": notes(spec)}
         )
         return
     from aifactory.report import tables
@@ -104,6 +105,8 @@ def validate(
     out.print(tables.estimate_table(result.to_json()))
     for gap in result.missing:
         out.print(f"[yellow]incomplete:[/] {gap}")
+    for note in notes(spec):
+        out.print(f"[yellow]note:[/] {note}")
 
 
 @app.command()
