@@ -79,6 +79,7 @@ def validate(
     """Check a stack config against the catalog and the clouds' rules; summarise what it asks for."""
     from aifactory import estimate, stackfile
     from aifactory.loader import load_facility
+    from aifactory.notes import notes
 
     try:
         stack_file = stackfile.read(stack)
@@ -89,7 +90,7 @@ def validate(
     if format is Format.json:
         print_json(
             {"stack": stack_file.name, "path": str(stack_file.path), "valid": True,
-             "facility": spec.model_dump(mode="json"), "estimate": result.to_json()}
+             "facility": spec.model_dump(mode="json"), "estimate": result.to_json(), "notes": notes(spec)}
         )
         return
     from aifactory.report import tables
@@ -107,6 +108,8 @@ def validate(
     out.print(tables.estimate_table(result.to_json()))
     for gap in result.missing:
         out.print(f"[yellow]incomplete:[/] {escape(gap)}")
+    for note in notes(spec):
+        out.print(f"[yellow]note:[/] {escape(note)}")
 
 
 @app.command()

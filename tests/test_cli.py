@@ -38,6 +38,16 @@ def write_stack(tmp_path: Path, facility: object) -> Path:
     return path
 
 
+def test_validate_says_what_an_aws_budget_needs_and_what_capacity_blocks_cost():
+    data = json.loads(run("validate", "vision-prod", "--format", "json").stdout)
+    (tag, blocks) = data["notes"]
+    assert "activate the tag key 'facility'" in tag and "reads $0" in tag
+    assert "paid in full when purchased (fleet trainers)" in blocks and "saves nothing" in blocks
+    text = run("validate", "vision-prod").stdout
+    assert "note: AWS Budgets counts only activated cost-allocation tags" in " ".join(text.split())
+    assert json.loads(run("validate", "speech-prod", "--format", "json").stdout)["notes"] == []
+
+
 def test_validate_bad_config_lists_every_problem_exit_2(tmp_path):
     stack = yaml.safe_load((ROOT / "stacks/Pulumi.vision-prod.yaml").read_text())["config"]["aifactory:facility"]
     stack["fleets"][0]["nodes"] = 0

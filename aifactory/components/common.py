@@ -3,6 +3,8 @@ and the spec-facing surface of a `Facility` (`from_spec`, `exports()`, the budge
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -35,19 +37,57 @@ def group_name(facility: str, fleet: str, index: int, groups: int) -> str:
     return base if groups == 1 else f"{base}-{index:03d}"
 
 
+# An absolute path whose parts are letters, digits and ._@+- : safe as a word in a shell script and as
+# a field of /etc/fstab (which splits on whitespace).
+_MOUNT_PATH = re.compile(r"(/[A-Za-z0-9_.@+-]+)+")
+
+
+def mount_path(path: object) -> str:
+    """`path` if it can be a mount point on a node; ValueError otherwise."""
+    if not isinstance(path, str) or not _MOUNT_PATH.fullmatch(path) or {".", ".."} & set(path.split("/")):
+        raise ValueError(
+            f"mount point must be an absolute path of letters, digits and ._@+- (no spaces, quotes, "
+            f"'.' or '..' parts), not {path!r}"
+        )
+    return path
+
+
+class ShellWord(str):
+    """A value already quoted as one shell word."""
+
+
+def shquote(value: object) -> ShellWord:
+    """Jinja filter: `value` as one shell word (shlex.quote of its text), whatever characters it holds."""
+    if isinstance(value, ShellWord):
+        return value
+    return ShellWord(shlex.quote(str(value)))
+
+
+def _quoted_only(value: object) -> object:
+    # Every `{{ ... }}` of a bootstrap template goes through `| shquote`: a value that reaches a root
+    # script unquoted is a template bug, refused at render time rather than shipped.
+    if not isinstance(value, ShellWord):
+        raise jinja2.TemplateError(f"bootstrap template interpolates {value!r} without `| shquote`")
+    return value
+
+
 @cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_quoted_only,
     )
+    environment.filters["shquote"] = shquote
+    return environment
 
 
 def render(template: str, **context) -> str:
-    """Render a node bootstrap template from components/templates/ (unknown variables are errors)."""
+    """Render a node bootstrap template from components/templates/ (unknown variables are errors; every
+    interpolated value is shell-quoted, so names, paths and addresses stay data whatever they hold)."""
     return _environment().get_template(template).render(**context)
 
 

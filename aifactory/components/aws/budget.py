@@ -2,8 +2,14 @@
 
 The budget (COST, MONTHLY, `limit_amount` a literal string) is filtered to the facility's cost
 allocation tag (`cost_filters=[{"name": "TagKeyValue", "values": ["user:facility$<name>"]}]`, the
-shape the provider documents). Every threshold gets an ACTUAL and a FORECASTED notification to the
-alert emails and an SNS topic that budgets.amazonaws.com may publish to. AWS allows at most ten
+shape the provider documents). AWS Budgets only sees a user-defined tag once it is activated as a
+cost-allocation tag (Billing console, management or standalone account; the key appears up to 24
+hours after the first tagged resource, activation takes up to 24 hours more): until then the
+budget reads $0 and neither alerts nor the kill switch fire. No budget filter selects a facility's
+spend without an activated tag, so `activate_cost_tag=True` activates it from the stack (where the
+account may), and `aifactory validate` says so for every AWS budget. Every threshold gets an ACTUAL
+and a FORECASTED notification to the alert emails and an SNS topic that budgets.amazonaws.com may
+publish to for this account's budgets only (`aws:SourceAccount`, `aws:SourceArn`). AWS allows at most ten
 notifications per budget and ten email subscribers per notification (AWS SDK `Notification` and
 `NotificationWithSubscribers` docs), so five thresholds is the most a guard takes.
 
@@ -13,8 +19,11 @@ instances named by ID -- `SsmActionDefinition.InstanceIds` takes 1 to 100 fixed 
 -- and an Auto Scaling group would replace a stopped instance anyway:
 
 * `stop_group_names` (what a Facility uses): the ACTUAL notification at `stop_at_pct` goes to a
-  kill topic whose Lambda sets each named Auto Scaling group to min = max = desired = 0. A later
-  `pulumi up` restores the fleet on purpose.
+  kill topic whose Lambda (`kill_switch.py`) sets each named Auto Scaling group to
+  min = max = desired = 0, trying every group even when one fails; a failure fails the invocation
+  (CloudWatch `Errors`), which Lambda retries twice and then sends to the alert topic (on-failure
+  destination). A later `pulumi up` restores the fleet on purpose. Capacity Blocks are paid in
+  full when purchased: stopping their instances saves nothing.
 * `stop_instance_ids` (fixed instances, 1-100): an `aws.budgets.BudgetAction` of type
   RUN_SSM_DOCUMENTS / STOP_EC2_INSTANCES, approval AUTOMATIC, run by a role budgets.amazonaws.com
   assumes with the AWS managed policy AWSBudgetsActions_RolePolicyForResourceAdministrationWithSSM.
@@ -25,6 +34,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -35,23 +45,11 @@ MAX_EMAILS = 10
 MAX_ACTION_INSTANCES = 100
 SSM_ACTION_POLICY = "arn:aws:iam::aws:policy/AWSBudgetsActions_RolePolicyForResourceAdministrationWithSSM"
 
-KILL_SWITCH_CODE = '''\
-"""aifactory kill switch: scale the facility's Auto Scaling groups to zero (budget exhausted)."""
-import os
-
-import boto3
-
-
-def handler(event, context):
-    client = boto3.client("autoscaling")
-    groups = [g for g in os.environ["AIFACTORY_GROUPS"].split(",") if g]
-    for name in groups:
-        client.update_auto_scaling_group(
-            AutoScalingGroupName=name, MinSize=0, MaxSize=0, DesiredCapacity=0
-        )
-        print(f"aifactory kill switch: {name} scaled to zero")
-    return {"stopped": groups}
-'''
+# The Lambda function's code, shipped as its index.py (aifactory/components/aws/kill_switch.py).
+KILL_SWITCH_CODE = (Path(__file__).parent / "kill_switch.py").read_text()
+# Asynchronous invocations (SNS) that fail are retried this often, then sent to the alert topic.
+KILL_SWITCH_RETRIES = 2
+KILL_SWITCH_EVENT_AGE_S = 6 * 3600
 
 
 @dataclass
@@ -67,6 +65,10 @@ class BudgetGuardArgs:
     stop_instance_ids: Sequence[pulumi.Input[str]] = ()
     region: str | None = None  # where the SSM stop action runs (stop_instance_ids)
     tags: dict[str, str] = field(default_factory=dict)
+    # Activate the cost-allocation tag from this stack (aws.costexplorer.CostAllocationTag). Only the
+    # management (payer) account or a standalone account may, and only once the key has appeared in
+    # billing data (up to 24 hours after the first tagged resource), so it is off by default.
+    activate_cost_tag: bool = False
 
 
 def limit_amount(usd: float) -> str:
@@ -76,6 +78,10 @@ def limit_amount(usd: float) -> str:
 
 
 def _topic_policy(topic_arn: str, statement_id: str) -> str:
+    """budgets.amazonaws.com may publish, for budgets of this account only: the policy the AWS Cost
+    Management guide gives (budgets-sns-policy.html; cross-service-confused-deputy-prevention.html),
+    account and partition read from the topic's own ARN."""
+    partition, account = _arn_part(topic_arn, 1), _arn_part(topic_arn, 4)
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -86,10 +92,19 @@ def _topic_policy(topic_arn: str, statement_id: str) -> str:
                     "Principal": {"Service": "budgets.amazonaws.com"},
                     "Action": "SNS:Publish",
                     "Resource": topic_arn,
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
+                        "ArnLike": {"aws:SourceArn": f"arn:{partition}:budgets::{account}:*"},
+                    },
                 }
             ],
         }
     )
+
+
+def _arn_part(arn: str, index: int) -> str:
+    parts = arn.split(":")
+    return parts[index] if len(parts) > 5 else ""
 
 
 def _assume(service: str) -> str:
@@ -146,7 +161,7 @@ class BudgetGuard(pulumi.ComponentResource):
 
         kill_topic = None
         if kill:
-            kill_topic = self._kill_switch(name, list(args.stop_group_names), tags)
+            kill_topic = self._kill_switch(name, list(args.stop_group_names), alerts, tags)
 
         def notification(kind: str, pct: float, topic: aws.sns.Topic) -> dict:
             return {
@@ -169,6 +184,10 @@ class BudgetGuard(pulumi.ComponentResource):
         cost_filters = None
         if args.facility:
             cost_filters = [{"name": "TagKeyValue", "values": [f"user:{args.cost_tag_key}${args.facility}"]}]
+            if args.activate_cost_tag:
+                aws.costexplorer.CostAllocationTag(
+                    f"{name}-cost-tag", tag_key=args.cost_tag_key, status="Active", opts=child
+                )
         budget = aws.budgets.Budget(
             name,  # logical name = budget name, as aifactory.inventory.from_spec names it
             name=name,
@@ -215,7 +234,7 @@ class BudgetGuard(pulumi.ComponentResource):
         self.alert_topic_arn = alerts.arn
         self.register_outputs({"budget_name": name, "budget_id": budget.id, "alert_topic_arn": alerts.arn})
 
-    def _kill_switch(self, name: str, groups: list[str], tags: dict[str, str]) -> aws.sns.Topic:
+    def _kill_switch(self, name: str, groups: list[str], alerts: aws.sns.Topic, tags: dict[str, str]) -> aws.sns.Topic:
         child = pulumi.ResourceOptions(parent=self)
         topic = aws.sns.Topic(f"{name}-kill", tags=tags, opts=child)
         aws.sns.TopicPolicy(
@@ -230,24 +249,29 @@ class BudgetGuard(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-kill",
             role=role.id,
-            policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": "autoscaling:UpdateAutoScalingGroup",
-                            "Resource": [
-                                f"arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/{g}" for g in groups
-                            ],
-                        },
-                        {
-                            "Effect": "Allow",
-                            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                            "Resource": "*",
-                        },
-                    ],
-                }
+            policy=alerts.arn.apply(
+                lambda alerts_arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": "autoscaling:UpdateAutoScalingGroup",
+                                "Resource": [
+                                    f"arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/{g}"
+                                    for g in groups
+                                ],
+                            },
+                            {
+                                "Effect": "Allow",
+                                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                                "Resource": "*",
+                            },
+                            # the on-failure destination: a failed stop reaches the alert emails
+                            {"Effect": "Allow", "Action": "sns:Publish", "Resource": alerts_arn},
+                        ],
+                    }
+                )
             ),
             opts=child,
         )
@@ -260,6 +284,14 @@ class BudgetGuard(pulumi.ComponentResource):
             code=pulumi.AssetArchive({"index.py": pulumi.StringAsset(KILL_SWITCH_CODE)}),
             environment={"variables": {"AIFACTORY_GROUPS": ",".join(groups)}},
             tags=tags,
+            opts=child,
+        )
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-kill",
+            function_name=function.name,
+            maximum_retry_attempts=KILL_SWITCH_RETRIES,
+            maximum_event_age_in_seconds=KILL_SWITCH_EVENT_AGE_S,
+            destination_config={"on_failure": {"destination": alerts.arn}},
             opts=child,
         )
         aws.lambda_.Permission(

@@ -14,12 +14,14 @@ delete them fails instead of destroying data.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
 from aifactory.components.aws.network import ClusterNetwork, security_group_rule
+from aifactory.components.common import mount_path
 
 TYPE = "aifactory:aws:ParallelFilesystem"
 LUSTRE_PORTS = ((988, 988), (1018, 1023))
@@ -63,6 +65,7 @@ class ParallelFilesystem(pulumi.ComponentResource):
             raise ValueError(f"AWS parallel filesystems are FSx for Lustre; '{args.kind}' is not offered")
         if not isinstance(args.capacity_gib, int) or not isinstance(args.throughput_mbps_per_tib, int):
             raise TypeError("capacity_gib and throughput_mbps_per_tib must be plain ints (policies read them)")
+        mount_path(args.mount_point)
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         net = args.network
@@ -144,7 +147,7 @@ class ParallelFilesystem(pulumi.ComponentResource):
         self.security_group_id = sg.id
         self.mount_point = args.mount_point
         self.mount_command = pulumi.Output.all(fs.dns_name, fs.mount_name).apply(
-            lambda v: f"mount -t lustre -o relatime,flock {v[0]}@tcp:/{v[1]} {args.mount_point}"
+            lambda v: shlex.join(["mount", "-t", "lustre", "-o", "relatime,flock", f"{v[0]}@tcp:/{v[1]}", args.mount_point])
         )
         self.register_outputs(
             {

@@ -32,7 +32,7 @@ import pulumi_aws as aws
 from aifactory import catalog
 from aifactory.components.aws.filesystem import LustreMount
 from aifactory.components.aws.network import ClusterNetwork
-from aifactory.components.common import render, split_nodes
+from aifactory.components.common import mount_path, render, split_nodes
 
 TYPE = "aifactory:aws:GpuFleet"
 CAPACITIES = ("on-demand", "spot", "reservation", "capacity-block")
@@ -135,6 +135,8 @@ class GpuFleet(pulumi.ComponentResource):
         names = [name if len(sizes) == 1 else f"{name}-{i:03d}" for i in range(len(sizes))]
 
         mounts = list(args.filesystems)
+        for m in mounts:
+            mount_path(m.mount_point)
         context = {
             "fleet": name,
             "instance_type": args.instance_type,

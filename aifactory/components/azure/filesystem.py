@@ -17,6 +17,7 @@ that, the account assumed to live in `data_repository_resource_group` of the cur
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
@@ -24,6 +25,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from aifactory import catalog
+from aifactory.components.common import mount_path
 
 from .network import ClusterNetwork
 
@@ -73,13 +75,14 @@ class ParallelFilesystem(pulumi.ComponentResource):
             )
         if args.maintenance_day not in DAYS or not _TIME.match(args.maintenance_time_utc):
             raise ValueError("maintenance window: a weekday name (e.g. 'Sunday') and a UTC time 'HH:MM'")
+        path = mount_path(args.mount_path or f"/mnt/{name}")
         super().__init__("aifactory:azure:ParallelFilesystem", name, None, opts)
 
         network = args.network
         self.sku = sku.sku
         capacity_tib = args.capacity_gib / sku.gib_per_tib
         self.capacity_tib = int(capacity_tib) if capacity_tib == int(capacity_tib) else capacity_tib
-        self.mount_path = args.mount_path or f"/mnt/{name}"
+        self.mount_path = path
         hsm = _hsm_settings(args, network, self) if args.data_repository else None
 
         self.filesystem = azure_native.storagecache.AmlFilesystem(
@@ -115,7 +118,8 @@ class ParallelFilesystem(pulumi.ComponentResource):
 
 def mount_command(mgs_address: str | None, mount_path: str) -> str:
     """The mount the Azure docs give: `mount -t lustre -o noatime,flock <MGS>@tcp:/lustrefs <path>`."""
-    return f"mount -t lustre -o {MOUNT_OPTIONS} {mgs_address or '<mgs-address>'}@tcp:/{LUSTRE_FSNAME} {mount_path}"
+    source = f"{mgs_address or '<mgs-address>'}@tcp:/{LUSTRE_FSNAME}"
+    return shlex.join(["mount", "-t", "lustre", "-o", MOUNT_OPTIONS, source, mount_path])
 
 
 def _mgs_address(client_info) -> str | None:

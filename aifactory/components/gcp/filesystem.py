@@ -10,12 +10,14 @@ API's `deletion_protection_enabled` (Filestore).
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
 
 from aifactory import catalog, rules
+from aifactory.components.common import mount_path
 from aifactory.components.gcp.labels import label_safe, region_of
 from aifactory.components.gcp.network import ClusterNetwork
 
@@ -41,13 +43,18 @@ class ParallelFilesystemArgs:
 
 
 class ParallelFilesystem(pulumi.ComponentResource):
-    """One filesystem instance; `dns_name`, `mount_name` and `mount_command` tell nodes how to mount it."""
+    """One filesystem instance; `dns_name`, `mount_name` and `mount_command` tell nodes how to mount it
+    (`mount_source` is what the mount reads: Lustre's `IP@tcp:/fs`, Filestore's `IP:/share`,
+    Parallelstore's access points)."""
 
     dns_name: pulumi.Output[str]
     mount_name: pulumi.Output[str]
+    mount_source: pulumi.Output[str]
     mount_command: pulumi.Output[str]
 
     def __init__(self, name: str, args: ParallelFilesystemArgs, opts: pulumi.ResourceOptions | None = None):
+        if args.mount_path is not None:
+            mount_path(args.mount_path)
         super().__init__("aifactory:gcp:ParallelFilesystem", name, None, opts)
         if args.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {args.kind!r}")
@@ -61,7 +68,7 @@ class ParallelFilesystem(pulumi.ComponentResource):
         # The last part of the name ("scratch" of "llm-prod-scratch"), letters and digits only.
         short = re.sub(r"[^a-z0-9]", "", name.lower().rsplit("-", 1)[-1])
         short = short if short[:1].isalpha() else f"fs{short}"
-        self.mount_path = args.mount_path or f"/mnt/{short}"
+        self.mount_path = mount_path(args.mount_path or f"/mnt/{short}")
         network = args.network
         if network.psa_connection is None:
             raise ValueError(
@@ -112,8 +119,10 @@ class ParallelFilesystem(pulumi.ComponentResource):
         # mount_point is "IP@tcp:/FILESYSTEM".
         self.dns_name = instance.mount_point.apply(lambda mp: (mp or "").split("@")[0])
         self.mount_name = instance.filesystem
-        self.mount_command = instance.mount_point.apply(
-            lambda mp: f"mkdir -p {self.mount_path} && mount -t lustre -o defaults,_netdev {mp} {self.mount_path}"
+        self.mount_source = instance.mount_point.apply(lambda mp: mp or "")
+        self.mount_command = self.mount_source.apply(
+            lambda mp: f"mkdir -p {shlex.quote(self.mount_path)} && "
+            + shlex.join(["mount", "-t", "lustre", "-o", "defaults,_netdev", mp, self.mount_path])
         )
         return instance
 
@@ -135,13 +144,16 @@ class ParallelFilesystem(pulumi.ComponentResource):
         )
         self.dns_name = instance.access_points.apply(lambda points: ",".join(points or []))
         self.mount_name = pulumi.Output.from_input("default-pool/default-container")
-        self.mount_command = instance.access_points.apply(
+        self.mount_source = instance.access_points.apply(lambda points: ", ".join(points or []))
+        self.mount_command = self.mount_source.apply(
             lambda points: (
-                f"printf 'access_points: [{', '.join(points or [])}]\\ntransport_config:\\n  allow_insecure: true\\n'"
+                f"printf 'access_points: [%s]\\ntransport_config:\\n  allow_insecure: true\\n' {shlex.quote(points)}"
                 " > /etc/daos/daos_agent.yml && mkdir -p /var/run/daos_agent"
                 " && (daos_agent -o /etc/daos/daos_agent.yml >/dev/null 2>&1 &)"
-                f" && mkdir -p {self.mount_path}"
-                f" && dfuse --pool default-pool --container default-container --multi-user {self.mount_path}"
+                f" && mkdir -p {shlex.quote(self.mount_path)} && "
+                + shlex.join(
+                    ["dfuse", "--pool", "default-pool", "--container", "default-container", "--multi-user", self.mount_path]
+                )
             )
         )
         return instance
@@ -186,9 +198,10 @@ class ParallelFilesystem(pulumi.ComponentResource):
         )
         self.dns_name = instance.networks.apply(lambda nets: (nets[0].ip_addresses or [""])[0] if nets else "")
         self.mount_name = pulumi.Output.from_input(share)
-        self.mount_command = self.dns_name.apply(
-            lambda ip: f"mkdir -p {self.mount_path} && "
-            f"mount -t nfs -o vers=3,hard,_netdev {ip}:/{share} {self.mount_path}"
+        self.mount_source = self.dns_name.apply(lambda ip: f"{ip}:/{share}")
+        self.mount_command = self.mount_source.apply(
+            lambda source: f"mkdir -p {shlex.quote(self.mount_path)} && "
+            + shlex.join(["mount", "-t", "nfs", "-o", "vers=3,hard,_netdev", source, self.mount_path])
         )
         return instance
 

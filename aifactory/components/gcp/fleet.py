@@ -39,7 +39,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from aifactory import catalog
-from aifactory.components.common import render, split_nodes
+from aifactory.components.common import mount_path, render, split_nodes
 from aifactory.components.gcp.labels import label_safe, region_of
 from aifactory.components.gcp.network import ClusterNetwork, fabric_layout
 
@@ -236,10 +236,10 @@ class GpuFleet(pulumi.ComponentResource):
 
     @staticmethod
     def _startup_script(name: str, args: GpuFleetArgs, fabric: str) -> pulumi.Input[str]:
-        def script(commands: list[str]) -> str:
+        def script(sources: list[str]) -> str:
             mounts = [
-                {"kind": fs.kind, "path": fs.mount_path, "command": command}
-                for fs, command in zip(args.filesystems, commands)
+                {"kind": fs.kind, "path": mount_path(fs.mount_path), "source": source}
+                for fs, source in zip(args.filesystems, sources, strict=True)
             ]
             return render(
                 "gcp-startup.sh.j2",
@@ -255,4 +255,4 @@ class GpuFleet(pulumi.ComponentResource):
 
         if not args.filesystems:
             return script([])
-        return pulumi.Output.all(*[fs.mount_command for fs in args.filesystems]).apply(list).apply(script)
+        return pulumi.Output.all(*[fs.mount_source for fs in args.filesystems]).apply(list).apply(script)
