@@ -75,18 +75,26 @@ def print_json(data: object) -> None:
 def validate(
     stack: str = typer.Argument(..., help="A stack name in stacks/ or a path to a Pulumi.<stack>.yaml file."),
     format: Format = typer.Option(Format.text, "--format", "-f"),
+    pricing: Path | None = typer.Option(
+        None, "--pricing", metavar="FILE",
+        help="Org pricing file (default: the policy pack's policies/config/pricing.yaml).",
+    ),
 ) -> None:
     """Check a stack config against the catalog and the clouds' rules; summarise what it asks for."""
-    from aifactory import estimate, stackfile
+    from aifactory import estimate, pricingfile, stackfile
     from aifactory.loader import load_facility
     from aifactory.notes import notes
 
+    try:
+        org_pricing = pricingfile.load(pricing)
+    except SpecError as error:
+        refuse(error, f"invalid pricing file {pricing or pricingfile.BUNDLED}")
     try:
         stack_file = stackfile.read(stack)
         spec = load_facility(stack_file.facility)
     except SpecError as error:
         refuse(error, f"invalid stack config {stack}")
-    result = estimate.estimate_spec(spec)
+    result = estimate.estimate_spec(spec, org_pricing)
     if format is Format.json:
         print_json(
             {"stack": stack_file.name, "path": str(stack_file.path), "valid": True,
@@ -106,6 +114,7 @@ def validate(
                   f"{', '.join(f'{t}%' for t in spec.budget.thresholds_pct)} to {', '.join(spec.budget.alert_emails)}",
                   markup=False)
     out.print(tables.estimate_table(result.to_json()))
+    out.print(tables.prices_as_of_text(result.to_json()), markup=False)
     for gap in result.missing:
         out.print(f"[yellow]incomplete:[/] {escape(gap)}")
     for note in notes(spec):
@@ -120,14 +129,23 @@ def preview(
     ),
     format: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f"),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
+    pricing: Path | None = typer.Option(
+        None, "--pricing", metavar="FILE",
+        help="Org pricing file (default: the policy pack's policies/config/pricing.yaml).",
+    ),
 ) -> None:
     """Run the stack's program offline under mocks and judge it with the real policy pack."""
+    from aifactory import pricingfile
     from aifactory.policyconfig import PolicyConfigProblems
     from aifactory.preview import preview as run_preview
 
     try:
+        org_pricing = pricingfile.load(pricing)
+    except SpecError as error:
+        refuse(error, f"invalid pricing file {pricing or pricingfile.BUNDLED}")
+    try:
         check_output(output)
-        result = run_preview(stack, policy_config)
+        result = run_preview(stack, policy_config, org_pricing)
     except PolicyConfigProblems as error:
         refuse(error, f"invalid policy config {policy_config}")
     except SpecError as error:
@@ -201,15 +219,24 @@ def quote(
     capacity: CapacityName = typer.Option(CapacityName.on_demand, "--capacity"),
     limit: int = typer.Option(0, "--limit", min=0, help="Show only the N cheapest (0: all)."),
     format: Format = typer.Option(Format.text, "--format", "-f"),
+    pricing: Path | None = typer.Option(
+        None, "--pricing", metavar="FILE",
+        help="Org pricing file (default: the policy pack's policies/config/pricing.yaml).",
+    ),
 ) -> None:
     """Every cloud, region and type in the catalog that can host a GPU ask, cheapest first."""
-    from aifactory import catalog
+    from aifactory import catalog, pricingfile
     from aifactory.quote import quote as make_quote
 
     if gpu.lower() not in {m.lower() for m in catalog.gpu_models()}:
         err.print(f"unknown GPU model '{gpu}'; the catalog has: {', '.join(catalog.gpu_models())}", markup=False)
         raise typer.Exit(2)
-    quotes = make_quote(gpu, gpus, cloud=cloud.value if cloud else None, region=region, capacity=capacity.value)
+    try:
+        org_pricing = pricingfile.load(pricing)
+    except SpecError as error:
+        refuse(error, f"invalid pricing file {pricing or pricingfile.BUNDLED}")
+    quotes = make_quote(gpu, gpus, cloud=cloud.value if cloud else None, region=region, capacity=capacity.value,
+                        pricing=org_pricing)
     if limit:
         quotes = quotes[:limit]
     if format is Format.json:
@@ -223,12 +250,16 @@ def quote(
     from aifactory.report.tables import kw, money
 
     table = Table(title=f"{gpus} x {gpu}, {capacity.value}, 730 h/month", title_justify="left")
-    for column in ("cloud", "region", "instance type", "nodes", "GPUs", "$/month", "IT kW", "facility kW", "fabric Gbps/GPU", "notes"):
+    columns = ("cloud", "region", "instance type", "nodes", "GPUs", "$/month", "basis", "prices as of", "IT kW",
+               "facility kW", "fabric Gbps/GPU", "notes")
+    for column in columns:
         table.add_column(column, justify="right" if column in ("nodes", "GPUs", "$/month", "IT kW", "facility kW", "fabric Gbps/GPU") else "left")
     for q in quotes:
         fabric = "n/a" if q.fabric_gbps_per_gpu is None else f"{q.fabric_gbps_per_gpu:g}"
-        notes = "; ".join(q.notes) if q.monthly_usd is not None else q.price_basis
+        notes = "; ".join(q.notes) if q.monthly_usd is not None else "; ".join([q.price_basis, *q.notes])
+        as_of = (q.price_as_of or "undated") if q.monthly_usd is not None else ""
         table.add_row(q.cloud, q.region, q.instance_type, str(q.nodes), str(q.gpus), money(q.monthly_usd),
+                      q.price_basis if q.monthly_usd is not None else "", as_of,
                       kw(q.it_power_kw), kw(q.facility_power_kw), fabric, notes)
     out.print(table)
 
@@ -290,6 +321,40 @@ def catalog_show(
     out.print("prices (USD per node-hour):")
     for p in prices:
         out.print(f"  {p.region} {p.capacity}: {p.usd_per_hour}  [{p.source_date}; {p.source}]", markup=False)
+
+
+@catalog_app.command("check")
+def catalog_check(
+    max_age_days: int = typer.Option(90, "--max-age-days", min=0, help="A price older than this many days is stale."),
+    today: str | None = typer.Option(None, "--today", metavar="YYYY-MM-DD", help="Judge freshness as of this date (default: today)."),
+    format: Format = typer.Option(Format.text, "--format", "-f"),
+) -> None:
+    """Stale and undated prices, and every hole: an offered (type, region) pair with no on-demand
+    price, or a storage SKU without a price, that states no reason."""
+    from datetime import date
+
+    from aifactory.catalog.check import check
+
+    try:
+        as_of = date.fromisoformat(today) if today else None
+    except ValueError:
+        err.print(f"--today: '{today}' is not a date (YYYY-MM-DD)", markup=False)
+        raise typer.Exit(2) from None
+    report = check(as_of, max_age_days)
+    if format is Format.json:
+        print_json(report.to_json())
+        return
+    out.print(f"catalog check as of {report.today}: {report.rows} price rows; {len(report.stale)} older than "
+              f"{report.max_age_days} days, {len(report.undated)} without a valid_from date; {len(report.holes)} "
+              f"holes without a stated reason; {len(report.explained)} unpriced with a stated reason", markup=False)
+    for title, findings in (("holes (no price, no stated reason)", report.holes), ("stale", report.stale),
+                            ("undated", report.undated), ("unpriced, with a stated reason", report.explained)):
+        if not findings:
+            continue
+        out.print(f"{title}:", markup=False)
+        for f in findings:
+            where = " ".join(x for x in (f.cloud, f.item, f.region, f.capacity) if x)
+            out.print(f"  {where}: {f.detail}", markup=False)
 
 
 from aifactory import diffcmd  # noqa: E402  (adds the `diff` command)

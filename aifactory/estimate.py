@@ -1,9 +1,12 @@
 """Monthly cost and power of an inventory: one line per GPU group and filesystem, plus totals.
 
 A group that may scale is costed and powered at the most nodes it may hold (`nodes`, what the
-gates judge); `desired_nodes` is what it asks for now. Cost is hours (730 a month) x the
-catalog's price per node-hour for the group's capacity type; where the catalog has no price for that capacity type the on-demand price is used and
-the line says so. IT power is nodes x the catalog's node power; facility power is IT power x
+gates judge); `desired_nodes` is what it asks for now. Cost is hours (730 a month) x the price
+per node-hour for the group's capacity type: the catalog's list price, or the org's own price
+where its pricing file has an override (`aifactory.catalog.pricing`). Where the catalog has no
+price for that capacity type the on-demand price is used and the line says so. Every line says
+its basis (`list`, `negotiated`, `on-demand fallback`) and the date its list price held
+(`price_as_of`). IT power is nodes x the catalog's node power; facility power is IT power x
 the cloud's PUE. A figure the catalog lacks is left out of the totals and named in `missing`,
 never guessed.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from aifactory import catalog
+from aifactory.catalog.pricing import BASIS_FALLBACK, BASIS_LIST, BASIS_NEGOTIATED, NO_PRICING, OrgPricing
 from aifactory.inventory import Filesystem, GpuGroup, Inventory, from_spec
 
 HOURS_PER_MONTH = 730
@@ -32,7 +36,9 @@ class Line:
     capacity_gib: int | None = None
     usd_per_hour: float | None = None
     monthly_usd: float | None = None
-    price_basis: str = ""
+    price_basis: str = ""  # "list" | "negotiated" | "on-demand fallback"; "" when unpriced
+    price_as_of: str | None = None  # valid_from of the catalog price used; None = the source states none
+    price_term: str | None = None  # reservation term the line is priced at
     it_power_kw: float | None = None
     facility_power_kw: float | None = None
     notes: list[str] = field(default_factory=list)
@@ -44,6 +50,7 @@ class Estimate:
     pue: float
     pue_source: str
     lines: list[Line]
+    pricing: str | None = None  # the org pricing file applied, if any
 
     @property
     def gpus(self) -> int:
@@ -80,6 +87,18 @@ class Estimate:
                 gaps.append(f"fleet {line.name}: no node power figure for {line.item}")
         return gaps
 
+    @property
+    def prices_as_of(self) -> str | None:
+        """The oldest date among the list prices the estimate used (None if none is dated)."""
+        dates = [line.price_as_of for line in self.lines if line.monthly_usd is not None and line.price_as_of]
+        return min(dates) if dates else None
+
+    @property
+    def undated_prices(self) -> list[str]:
+        """Priced lines whose list price states no valid_from date."""
+        return [line.name for line in self.lines if line.monthly_usd is not None and not line.price_as_of
+                and line.price_basis != "negotiated"]
+
     def to_json(self) -> dict:
         return {
             "gpus": self.gpus,
@@ -90,13 +109,20 @@ class Estimate:
             "facility_power_kw": self.facility_power_kw,
             "pue": self.pue,
             "pue_source": self.pue_source,
+            "pricing": self.pricing,
+            "prices_as_of": self.prices_as_of,
+            "undated_prices": self.undated_prices,
             "complete": not self.missing,
             "missing": self.missing,
             "lines": [asdict(line) for line in self.lines],
         }
 
 
-def fleet_line(group: GpuGroup, pue: float) -> Line:
+def _as_of(row) -> str | None:
+    return row.valid_from or None
+
+
+def fleet_line(group: GpuGroup, pue: float, pricing: OrgPricing = NO_PRICING) -> Line:
     itype = group.instance
     line = Line(
         kind="fleet",
@@ -115,23 +141,48 @@ def fleet_line(group: GpuGroup, pue: float) -> Line:
     if group.nodes is None:
         line.notes.append("node count unknown at preview")
         return line
-    price = catalog.price(group.cloud, itype.name, group.region or "", group.capacity)
-    line.price_basis = group.capacity
+    region = group.region or ""
+    term = pricing.reservation_term if group.capacity == "reservation" else None
+    price = catalog.price(group.cloud, itype.name, region, group.capacity, term)
+    priced_as = group.capacity
+    basis = BASIS_LIST
     if price is None and group.capacity != "on-demand":
-        price = catalog.price(group.cloud, itype.name, group.region or "")
+        price = catalog.price(group.cloud, itype.name, region)
         if price is not None:
-            line.price_basis = "on-demand"
+            priced_as, basis = "on-demand", BASIS_FALLBACK
             line.notes.append(f"no {group.capacity} price in the catalog; priced at on-demand")
+    if price is None and group.capacity == "on-demand":
+        reason = catalog.unpriced_reason(group.cloud, itype.name, region)
+        if reason is not None:
+            line.notes.append(f"no on-demand price: {reason.reason}")
     if price is not None:
-        line.usd_per_hour = price.usd_per_hour
-        line.monthly_usd = round(price.usd_per_hour * HOURS_PER_MONTH * group.nodes, 2)
+        line.price_as_of = _as_of(price)
+        if price.term:
+            line.price_term = price.term
+            line.notes.append(f"reservation priced at its {price.term} term")
+        if price.capacity == "spot":
+            line.notes.append(f"spot price: {price.statistic or 'one snapshot'}; spot prices move hourly")
+    usd_per_hour = price.usd_per_hour if price is not None else None
+    override = pricing.for_fleet(group.cloud, itype.name, group.region, priced_as)
+    if override is not None:
+        if override.usd_per_hour is not None:
+            usd_per_hour = override.usd_per_hour
+        elif usd_per_hour is not None:
+            usd_per_hour = usd_per_hour * (100 - override.discount_pct) / 100
+        if usd_per_hour is not None:
+            basis = BASIS_NEGOTIATED
+            line.notes.append(override.describe())
+    if usd_per_hour is not None:
+        line.price_basis = basis
+        line.usd_per_hour = usd_per_hour
+        line.monthly_usd = round(usd_per_hour * HOURS_PER_MONTH * group.nodes, 2)
     if itype.node_power_w is not None:
         line.it_power_kw = round(itype.node_power_w * group.nodes / 1000, 3)
         line.facility_power_kw = round(line.it_power_kw * pue, 3)
     return line
 
 
-def filesystem_line(fs: Filesystem) -> Line:
+def filesystem_line(fs: Filesystem, pricing: OrgPricing = NO_PRICING) -> Line:
     sku = fs.sku
     line = Line(
         kind="filesystem",
@@ -144,21 +195,39 @@ def filesystem_line(fs: Filesystem) -> Line:
         facility_power_kw=0.0,
     )
     line.notes.append("storage power is the cloud's, not billed per kW; counted as 0")
-    if sku is None or sku.usd_per_gib_month is None or fs.capacity_gib is None:
+    if sku is None or fs.capacity_gib is None:
         return line
-    line.monthly_usd = round(sku.usd_per_gib_month * fs.capacity_gib, 2)
-    line.price_basis = f"{sku.usd_per_gib_month} USD per GiB-month ({sku.price_region})"
-    if fs.region and sku.price_region != fs.region:
-        line.notes.append(f"priced at {sku.price_region} rates; the catalog has none for {fs.region}")
+    usd_per_gib_month = sku.usd_per_gib_month
+    basis = BASIS_LIST
+    if usd_per_gib_month is not None:
+        line.price_as_of = sku.valid_from or None
+        if fs.region and sku.price_region != fs.region:
+            line.notes.append(f"priced at {sku.price_region} rates; the catalog has none for {fs.region}")
+    elif sku.no_price_reason:
+        line.notes.append(f"no list price: {sku.no_price_reason}")
+    override = pricing.for_storage(fs.cloud, sku.sku, sku.throughput_mbps_per_tib, fs.region)
+    if override is not None:
+        if override.usd_per_gib_month is not None:
+            usd_per_gib_month = override.usd_per_gib_month
+        elif usd_per_gib_month is not None:
+            usd_per_gib_month = usd_per_gib_month * (100 - override.discount_pct) / 100
+        if usd_per_gib_month is not None:
+            basis = BASIS_NEGOTIATED
+            line.notes.append(override.describe())
+    if usd_per_gib_month is None:
+        return line
+    line.monthly_usd = round(usd_per_gib_month * fs.capacity_gib, 2)
+    line.price_basis = basis
+    line.notes.append(f"{usd_per_gib_month:g} USD per GiB-month")
     return line
 
 
-def estimate(inventory: Inventory) -> Estimate:
+def estimate(inventory: Inventory, pricing: OrgPricing = NO_PRICING) -> Estimate:
     cloud_pue = catalog.pue(inventory.cloud or "industry")
-    lines = [fleet_line(group, cloud_pue.pue) for group in inventory.groups]
-    lines += [filesystem_line(fs) for fs in inventory.filesystems]
-    return Estimate(inventory.cloud, cloud_pue.pue, cloud_pue.source, lines)
+    lines = [fleet_line(group, cloud_pue.pue, pricing) for group in inventory.groups]
+    lines += [filesystem_line(fs, pricing) for fs in inventory.filesystems]
+    return Estimate(inventory.cloud, cloud_pue.pue, cloud_pue.source, lines, pricing.source or None)
 
 
-def estimate_spec(spec) -> Estimate:
-    return estimate(from_spec(spec))
+def estimate_spec(spec, pricing: OrgPricing = NO_PRICING) -> Estimate:
+    return estimate(from_spec(spec), pricing)

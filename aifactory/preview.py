@@ -17,6 +17,7 @@ from typing import Any
 from aifactory import estimate as estimating
 from aifactory import inventory as inventories
 from aifactory import policyconfig, stackfile
+from aifactory.catalog.pricing import NO_PRICING, OrgPricing, to_document
 from aifactory.loader import load_facility
 from aifactory.spec import FacilitySpec, Problem, SpecError
 
@@ -96,7 +97,18 @@ def program_config(stack: stackfile.StackFile) -> dict[str, str]:
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in stack.config.items()}
 
 
-def preview(stack: str, policy_config: Path | None = None) -> Preview:
+def with_pricing(config: dict, pricing: OrgPricing) -> dict:
+    """The policy config with the org pricing handed to the pack's cost-cap (which otherwise
+    reads the pricing file bundled beside the pack)."""
+    config = dict(config)
+    cost_cap = config.get("cost-cap")
+    cost_cap = dict(cost_cap) if isinstance(cost_cap, dict) else ({"enforcementLevel": cost_cap} if cost_cap else {})
+    cost_cap["pricing"] = to_document(pricing)
+    config["cost-cap"] = cost_cap
+    return config
+
+
+def preview(stack: str, policy_config: Path | None = None, pricing: OrgPricing | None = None) -> Preview:
     from concurrent.futures import ThreadPoolExecutor
 
     from aifactory.analyzer import PolicyConfigError, PolicyPackClient, analyze_with
@@ -106,6 +118,8 @@ def preview(stack: str, policy_config: Path | None = None) -> Preview:
     spec = load_facility(stack_file.facility)
     config_path = policy_config or default_policy_config(spec.team)
     config = policyconfig.load(config_path) if config_path else {}
+    if pricing is not None:
+        config = with_pricing(config, pricing)
 
     # The pack process starts (mostly importing the Pulumi SDK) while the program runs.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -136,6 +150,6 @@ def preview(stack: str, policy_config: Path | None = None) -> Preview:
         policies=infos,
         violations=violations,
         policy_config=config_path,
-        estimate=estimating.estimate(inventory),
+        estimate=estimating.estimate(inventory, pricing or NO_PRICING),
         unknowns=list(getattr(inventory, "unknowns", [])),
     )

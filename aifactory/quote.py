@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from aifactory import catalog
+from aifactory.catalog.pricing import NO_PRICING, OrgPricing
 from aifactory.estimate import fleet_line
 from aifactory.inventory import GpuGroup
 
@@ -21,6 +22,7 @@ class Quote:
     monthly_usd: float | None
     usd_per_hour: float | None
     price_basis: str
+    price_as_of: str | None
     it_power_kw: float | None
     facility_power_kw: float | None
     pue: float
@@ -39,6 +41,7 @@ def quote(
     cloud: str | None = None,
     region: str | None = None,
     capacity: str = "on-demand",
+    pricing: OrgPricing = NO_PRICING,
 ) -> list[Quote]:
     quotes = []
     for itype in catalog.instances(cloud, gpu_model=gpu):
@@ -48,7 +51,7 @@ def quote(
             if region and offered != region:
                 continue
             group = GpuGroup(itype.name, itype.cloud, offered, itype.name, nodes, capacity)
-            line = fleet_line(group, cloud_pue)
+            line = fleet_line(group, cloud_pue, pricing)
             quotes.append(
                 Quote(
                     cloud=itype.cloud,
@@ -60,6 +63,7 @@ def quote(
                     monthly_usd=line.monthly_usd,
                     usd_per_hour=line.usd_per_hour,
                     price_basis=line.price_basis if line.monthly_usd is not None else "no price in the catalog",
+                    price_as_of=line.price_as_of,
                     it_power_kw=line.it_power_kw,
                     facility_power_kw=line.facility_power_kw,
                     pue=cloud_pue,

@@ -4,9 +4,15 @@ Started by the Pulumi CLI (`pulumi preview --policy-pack policies`) or by `aifac
 with the project importable (the project's virtualenv installs it; the analyzer sets PYTHONPATH).
 """
 
+from pathlib import Path
+
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 from aifactory.policies import all_policies
+from aifactory.policies.cost import use_bundled_pricing
+
+# The org's prices, bundled with the pack beside the limits; a policy config's cost-cap.pricing overrides it.
+use_bundled_pricing(Path(__file__).resolve().parent / "config" / "pricing.yaml")
 
 PolicyPack(
     "aifactory",

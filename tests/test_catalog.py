@@ -39,7 +39,7 @@ REFERENCE_TYPES = [
 FILES = {
     "instances.csv": ("cloud", "instance_type"),
     "regions.csv": ("cloud", "instance_type", "region"),
-    "prices.csv": ("cloud", "instance_type", "region", "capacity"),
+    "prices.csv": ("cloud", "instance_type", "region", "capacity", "term"),
     "storage.csv": ("cloud", "kind", "sku", "throughput_mbps_per_tib"),
     "pue.csv": ("cloud",),
 }

@@ -28,15 +28,17 @@ def test_on_demand_fleet_cost_and_power():
 
 def test_capacity_type_priced_from_its_own_row():
     result = estimate(aws(GpuGroup("t", "aws", "us-east-1", "p5.48xlarge", 16, capacity="capacity-block")))
-    assert result.lines[0].monthly_usd == pytest.approx(16 * 39.33 * 730)
-    assert result.lines[0].price_basis == "capacity-block"
+    # the Capacity Blocks price list of 2026-07-22 (us-east-1: 41.528 per instance-hour)
+    assert result.lines[0].monthly_usd == pytest.approx(16 * 41.528 * 730)
+    assert result.lines[0].price_basis == "list"
+    assert result.lines[0].price_as_of == "2026-07-22"
 
 
 def test_capacity_type_without_price_uses_on_demand_and_says_so():
     result = estimate(aws(GpuGroup("t", "aws", "us-east-1", "p5.48xlarge", 4, capacity="reservation")))
     line = result.lines[0]
     assert line.monthly_usd == pytest.approx(4 * 55.04 * 730)
-    assert line.price_basis == "on-demand"
+    assert line.price_basis == "on-demand fallback"
     assert "no reservation price in the catalog; priced at on-demand" in line.notes
 
 

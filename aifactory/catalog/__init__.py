@@ -44,10 +44,15 @@ __all__ = [
     "storage_skus",
     "storage_sku",
     "pue",
+    "RESERVATION_TERMS",
+    "Unpriced",
+    "unpriced",
+    "unpriced_reason",
 ]
 
 CLOUDS = ("aws", "azure", "gcp")
 CAPACITY_TYPES = ("on-demand", "spot", "reservation", "capacity-block")
+RESERVATION_TERMS = ("1yr", "3yr")  # reservation rows only; other capacity types have no term
 FABRICS = ("efa", "infiniband", "gpudirect-tcpx", "gpudirect-tcpxo", "rdma", "none")
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
@@ -109,6 +114,23 @@ class Price:
     source: str
     source_date: str
     notes: str
+    term: str = ""  # "1yr" | "3yr" for reservation rows
+    statistic: str = ""  # how the figure was taken, e.g. "median across the region's 3 zones"
+    valid_from: str = ""  # ISO date the price is known to have held; "" = the source states none
+    retrieved: str = ""  # ISO date the source was read
+
+
+@dataclass(frozen=True)
+class Unpriced:
+    """An offered (type, region) pair, or a storage SKU, that has no price, and why."""
+
+    cloud: str
+    item: str  # instance type, or storage "kind/sku/throughput"
+    region: str  # "" = every region
+    capacity: str  # "" = every capacity type
+    reason: str
+    source: str
+    source_date: str
 
 
 @dataclass(frozen=True)
@@ -131,6 +153,12 @@ class StorageSku:
     # ``large_step_gib``.
     large_step_gib: int | None = None
     large_step_above_gib: int | None = None
+    valid_from: str = ""  # ISO date the price is known to have held
+    no_price_reason: str = ""  # why usd_per_gib_month is empty, when it is
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}/{self.sku}/{self.throughput_mbps_per_tib or ''}".rstrip("/")
 
     def allows(self, gib: int) -> bool:
         """True if ``gib`` (in the API's GiB) is a size this SKU can be created with."""
@@ -277,14 +305,34 @@ def _prices() -> tuple[Price, ...]:
             source=r["source"],
             source_date=r["source_date"],
             notes=r["notes"],
+            term=r.get("term", ""),
+            statistic=r.get("statistic", ""),
+            valid_from=r.get("valid_from", ""),
+            retrieved=r.get("retrieved", ""),
         )
         for r in _rows("prices.csv")
     )
 
 
 @cache
-def _price_index() -> dict[tuple[str, str, str, str], Price]:
-    return {(p.cloud, p.instance_type.lower(), p.region, p.capacity): p for p in _prices()}
+def _price_index() -> dict[tuple[str, str, str, str, str], Price]:
+    return {(p.cloud, p.instance_type.lower(), p.region, p.capacity, p.term): p for p in _prices()}
+
+
+@cache
+def _unpriced() -> tuple[Unpriced, ...]:
+    return tuple(
+        Unpriced(
+            cloud=r["cloud"],
+            item=r["item"],
+            region=r["region"],
+            capacity=r["capacity"],
+            reason=r["reason"],
+            source=r["source"],
+            source_date=r["source_date"],
+        )
+        for r in _rows("unpriced.csv")
+    )
 
 
 @cache
@@ -306,6 +354,8 @@ def _storage() -> tuple[StorageSku, ...]:
             notes=r["notes"],
             large_step_gib=_int(r.get("large_step_gib", "")),
             large_step_above_gib=_int(r.get("large_step_above_gib", "")),
+            valid_from=r.get("valid_from", ""),
+            no_price_reason=r.get("no_price_reason", ""),
         )
         for r in _rows("storage.csv")
     )
@@ -388,18 +438,43 @@ def zones(cloud: str, instance_type: str, region: str) -> tuple[str, ...]:
 
 
 def price(
-    cloud: str, instance_type: str, region: str, capacity: str = "on-demand"
+    cloud: str, instance_type: str, region: str, capacity: str = "on-demand", term: str | None = None
 ) -> Price | None:
     """USD per node-hour for the type in ``region`` bought as ``capacity``; None if no
-    sourced price exists. Raises ValueError for a capacity outside CAPACITY_TYPES."""
+    sourced price exists. A reservation is priced at ``term`` (default "1yr", the shorter
+    commitment and so the higher price). Raises ValueError for a capacity outside
+    CAPACITY_TYPES or a term outside RESERVATION_TERMS."""
     if capacity not in CAPACITY_TYPES:
         raise ValueError(f"capacity must be one of {CAPACITY_TYPES}, not {capacity!r}")
-    return _price_index().get((_c(cloud), instance_type.strip().lower(), region, capacity))
+    if capacity == "reservation":
+        term = term or RESERVATION_TERMS[0]
+        if term not in RESERVATION_TERMS:
+            raise ValueError(f"term must be one of {RESERVATION_TERMS}, not {term!r}")
+    else:
+        term = ""
+    return _price_index().get((_c(cloud), instance_type.strip().lower(), region, capacity, term))
 
 
 def prices(cloud: str | None = None) -> list[Price]:
     c = _c(cloud) if cloud else None
     return [p for p in _prices() if c is None or p.cloud == c]
+
+
+def unpriced(cloud: str | None = None) -> list[Unpriced]:
+    """The stated reasons why an offered pair or a storage SKU has no price."""
+    c = _c(cloud) if cloud else None
+    return [u for u in _unpriced() if c is None or u.cloud == c]
+
+
+def unpriced_reason(cloud: str, item: str, region: str = "", capacity: str = "on-demand") -> Unpriced | None:
+    """Why ``item`` (an instance type or a storage SKU key) has no ``capacity`` price in
+    ``region``, if the catalog states a reason; None otherwise."""
+    c, i = _c(cloud), item.strip().lower()
+    for u in _unpriced():
+        if (u.cloud == c and u.item.lower() == i and u.region in ("", region)
+                and u.capacity in ("", capacity)):
+            return u
+    return None
 
 
 def storage_kinds(cloud: str) -> list[str]:

@@ -27,6 +27,7 @@ from typing import Any
 from pulumi_policy import PolicyConfigSchema, ResourceValidationArgs, StackValidationArgs
 
 from aifactory import inventory as inv
+from aifactory.catalog.pricing import NO_PRICING, OrgPricing
 from aifactory.estimate import Estimate, Line, estimate
 from aifactory.inventory import (
     MISSING,
@@ -120,6 +121,7 @@ class _StackMemo:
     tokens: list[Any]  # the request's containers, one per resource (held: see _request_token)
     inventory: Inventory
     estimate: Estimate | None = None
+    pricing: OrgPricing | None = None  # what `estimate` was priced with
 
 
 _STACK_LOCK = threading.Lock()
@@ -215,17 +217,17 @@ def _subject(args: ResourceValidationArgs) -> Subject:
 # --------------------------------------------------------------------------- estimates
 
 
-def group_lines(inventory: Inventory) -> tuple[Estimate, list[tuple[Any, Line]]]:
-    """The estimate of an inventory, each line paired with the group or filesystem it prices
-    (`estimate` lists groups first, then filesystems, in inventory order). The estimate of the
-    inventory `stack_inventory` shares is computed once."""
+def group_lines(inventory: Inventory, pricing: OrgPricing = NO_PRICING) -> tuple[Estimate, list[tuple[Any, Line]]]:
+    """The estimate of an inventory at the org's prices, each line paired with the group or
+    filesystem it prices (`estimate` lists groups first, then filesystems, in inventory order).
+    The estimate of the inventory `stack_inventory` shares is computed once per pricing."""
     memo = _stack_memo
     if memo is not None and memo.inventory is inventory:
-        if memo.estimate is None:
-            memo.estimate = estimate(inventory)
+        if memo.estimate is None or memo.pricing != pricing:
+            memo.estimate, memo.pricing = estimate(inventory, pricing), pricing
         est = memo.estimate
     else:
-        est = estimate(inventory)
+        est = estimate(inventory, pricing)
     items = [*inventory.groups, *inventory.filesystems]
     return est, list(zip(items, est.lines, strict=True))
 

@@ -10,14 +10,46 @@ reported as unproven, never assumed.
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
+from aifactory.catalog import pricing as pricing_file
+from aifactory.catalog.pricing import NO_PRICING, OrgPricing, PricingError
 from aifactory.inventory import Budget, Inventory
 from aifactory.policies.common import Setting, cannot_prove, config_schema, group_lines, join, pct, settings, stack_inventory, usd
 
 COST_CAP = [
     Setting("maxMonthlyUsd", "number", 2_000_000, "Largest estimated monthly cost allowed, in USD.", minimum=0),
+    Setting("pricing", "object", {}, "The org's prices over list prices, in the pricing.yaml schema "
+            "(reservation_term, overrides); empty: the pricing.yaml bundled beside the pack."),
 ]
+
+# The pricing file bundled beside the pack (`policies/config/pricing.yaml`), set by the pack's
+# `__main__.py`; used when the policy config hands no `pricing`.
+_bundled_pricing: Path | None = None
+
+
+def use_bundled_pricing(path: Path) -> None:
+    global _bundled_pricing
+    _bundled_pricing = path
+
+
+@cache
+def _load_bundled(path: Path) -> OrgPricing:
+    return pricing_file.load(path)
+
+
+def org_pricing(config: dict) -> OrgPricing:
+    """The org pricing the cost gates use: the policy config's `pricing`, else the bundled file.
+    Raises PricingError when either cannot be used (the gate then fails closed)."""
+    document = config.get("pricing")
+    if document:
+        return pricing_file.parse(document, "cost-cap.pricing (policy config)")
+    if _bundled_pricing is not None and _bundled_pricing.is_file():
+        return _load_bundled(_bundled_pricing)
+    return NO_PRICING
 BUDGET_GUARD = [
     Setting("minGpus", "integer", 1, "Stacks holding at least this many GPUs need a budget covering them.", minimum=0),
 ]
@@ -33,8 +65,8 @@ def _basis(capacity: str) -> str:
     return "on-demand" if capacity == "on-demand" else f"{capacity} or on-demand"
 
 
-def _cost_gaps(inventory: Inventory, gate: str) -> list[tuple[str, str | None]]:
-    est, pairs = group_lines(inventory)
+def _cost_gaps(inventory: Inventory, gate: str, pricing: OrgPricing) -> list[tuple[str, str | None]]:
+    est, pairs = group_lines(inventory, pricing)
     unknowns = inventory.unknowns_by_urn()
     out = []
     for item, line in pairs:
@@ -57,18 +89,28 @@ def _cost_gaps(inventory: Inventory, gate: str) -> list[tuple[str, str | None]]:
 
 
 def validate_cost_cap(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    limit = float(settings(args, COST_CAP)["maxMonthlyUsd"])
+    config = settings(args, COST_CAP)
+    limit = float(config["maxMonthlyUsd"])
+    try:
+        pricing = org_pricing(config)
+    except PricingError as error:
+        report_violation(
+            f"The org pricing cannot be used ({'; '.join(f'{p}: {m}' for p, m in error.problems)}); the gate cannot "
+            "prove the monthly cost stays within maxMonthlyUsd. Fix the pricing file.",
+            None,
+        )
+        return
     inventory = stack_inventory(args)
-    for message, urn in _cost_gaps(inventory, f"the monthly cost stays within maxMonthlyUsd {usd(limit)}"):
+    for message, urn in _cost_gaps(inventory, f"the monthly cost stays within maxMonthlyUsd {usd(limit)}", pricing):
         report_violation(message, urn)
 
-    est, pairs = group_lines(inventory)
+    est, pairs = group_lines(inventory, pricing)
     total = est.monthly_usd
     unpriced = [line.name for line in est.lines if line.kind == "filesystem" and line.monthly_usd is None]
     not_counted = f" Not counted (no catalog price): {join(unpriced)}." if unpriced else ""
     if total > limit:
         ranked = sorted((p for p in pairs if p[1].monthly_usd), key=lambda p: -(p[1].monthly_usd or 0.0))
-        top = "; ".join(f"{_label(line)} {usd(line.monthly_usd or 0.0)}" for _, line in ranked[:3])
+        top = "; ".join(f"{_label(line)} ${line.monthly_usd or 0.0:,.2f}" for _, line in ranked[:3])
         excess = total - limit
         report_violation(
             f"Estimated monthly cost {usd(total)} exceeds maxMonthlyUsd {usd(limit)} by {usd(excess)} "
@@ -105,8 +147,8 @@ def validate_cost_cap(args: StackValidationArgs, report_violation: ReportViolati
 
 def _label(line) -> str:
     if line.kind == "fleet":
-        return f"{line.name} ({line.nodes} x {line.item}, {line.capacity})"
-    return f"{line.name} ({line.item})"
+        return f"{line.name} ({line.nodes} x {line.item}, {line.capacity}, {line.price_basis})"
+    return f"{line.name} ({line.item}, {line.price_basis})"
 
 
 def _scope_hint(budgets: list[Budget]) -> str:

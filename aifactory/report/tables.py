@@ -26,7 +26,7 @@ def node_count(item: dict) -> str:
 def estimate_table(estimate: dict, title: str = "Estimate (730 h/month)") -> Table:
     """A table of an estimate as `Estimate.to_json()` gives it (the preview JSON's `estimate`)."""
     table = Table(title=title, title_justify="left")
-    for column in ("line", "item", "nodes", "GPUs", "capacity", "$/month", "IT kW", "facility kW", "notes"):
+    for column in ("line", "item", "nodes", "GPUs", "capacity", "$/month", "basis", "as of", "IT kW", "facility kW", "notes"):
         table.add_column(column, justify="right" if column in NUMERIC else "left")
     for line in estimate["lines"]:
         fleet = line["kind"] == "fleet"
@@ -38,6 +38,8 @@ def estimate_table(estimate: dict, title: str = "Estimate (730 h/month)") -> Tab
             str(line["gpus"]) if fleet else "",
             line["capacity"] or "",
             money(line["monthly_usd"]),
+            line.get("price_basis") or "",
+            (line.get("price_as_of") or "undated") if line["monthly_usd"] is not None else "",
             kw(line["it_power_kw"]),
             kw(line["facility_power_kw"]),
             "; ".join(line["notes"]),
@@ -45,6 +47,17 @@ def estimate_table(estimate: dict, title: str = "Estimate (730 h/month)") -> Tab
     table.add_section()
     table.add_row(
         "total", f"PUE {estimate['pue']}", node_count(estimate), str(estimate["gpus"]), "",
-        money(estimate["monthly_usd"]), kw(estimate["it_power_kw"]), kw(estimate["facility_power_kw"]), "",
+        money(estimate["monthly_usd"]), "", "", kw(estimate["it_power_kw"]), kw(estimate["facility_power_kw"]), "",
     )
     return table
+
+
+def prices_as_of_text(estimate: dict) -> str:
+    """When the list prices of an estimate held, and which org pricing it used."""
+    as_of = estimate.get("prices_as_of")
+    undated = estimate.get("undated_prices") or []
+    pricing = estimate.get("pricing")
+    text = f"list prices as of {as_of} (the oldest used)" if as_of else "no list price used states the date it held"
+    if undated and as_of:
+        text += f"; undated source for {', '.join(undated)}"
+    return text + (f"; org pricing {pricing}" if pricing else "")
