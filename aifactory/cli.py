@@ -51,6 +51,13 @@ class CloudName(str, Enum):
     gcp = "gcp"
 
 
+class Rank(str, Enum):
+    cost = "cost"
+    carbon = "carbon"
+    power = "power"
+    efficiency = "efficiency"
+
+
 class CapacityName(str, Enum):
     on_demand = "on-demand"
     spot = "spot"
@@ -102,6 +109,7 @@ def validate(
         out.print(f"  budget: ${spec.budget.monthly_usd:,.0f}/month, alerts at "
                   f"{', '.join(f'{t}%' for t in spec.budget.thresholds_pct)} to {', '.join(spec.budget.alert_emails)}")
     out.print(tables.estimate_table(result.to_json()))
+    out.print(tables.energy_table(result.to_json()))
     for gap in result.missing:
         out.print(f"[yellow]incomplete:[/] {gap}")
 
@@ -171,17 +179,19 @@ def quote(
     cloud: CloudName | None = typer.Option(None, "--cloud"),
     region: str | None = typer.Option(None, "--region"),
     capacity: CapacityName = typer.Option(CapacityName.on_demand, "--capacity"),
-    limit: int = typer.Option(0, "--limit", min=0, help="Show only the N cheapest (0: all)."),
+    rank: Rank = typer.Option(Rank.cost, "--rank", help="Order by monthly USD, tCO2e, facility kW or PFLOPS per MW."),
+    limit: int = typer.Option(0, "--limit", min=0, help="Show only the N best ranked (0: all)."),
     format: Format = typer.Option(Format.text, "--format", "-f"),
 ) -> None:
-    """Every cloud, region and type in the catalog that can host a GPU ask, cheapest first."""
+    """Every cloud, region and type in the catalog that can host a GPU ask, cheapest (or per --rank) first."""
     from aifactory import catalog
     from aifactory.quote import quote as make_quote
 
     if gpu.lower() not in {m.lower() for m in catalog.gpu_models()}:
         err.print(f"unknown GPU model '{gpu}'; the catalog has: {', '.join(catalog.gpu_models())}", markup=False)
         raise typer.Exit(2)
-    quotes = make_quote(gpu, gpus, cloud=cloud.value if cloud else None, region=region, capacity=capacity.value)
+    quotes = make_quote(gpu, gpus, cloud=cloud.value if cloud else None, region=region, capacity=capacity.value,
+                        rank=rank.value)
     if limit:
         quotes = quotes[:limit]
     if format is Format.json:
@@ -192,16 +202,20 @@ def quote(
         return
     from rich.table import Table
 
-    from aifactory.report.tables import kw, money
+    from aifactory.report.tables import kw, money, num
 
-    table = Table(title=f"{gpus} x {gpu}, {capacity.value}, 730 h/month", title_justify="left")
-    for column in ("cloud", "region", "instance type", "nodes", "GPUs", "$/month", "IT kW", "facility kW", "fabric Gbps/GPU", "notes"):
-        table.add_column(column, justify="right" if column in ("nodes", "GPUs", "$/month", "IT kW", "facility kW", "fabric Gbps/GPU") else "left")
+    factor = quotes[0].load_factor
+    upper = ", an upper bound" if factor == 1 else ""
+    table = Table(title=f"{gpus} x {gpu}, {capacity.value}, 730 h/month at load factor {factor:g}{upper}; ranked by {rank.value}",
+                  title_justify="left")
+    numeric = ("nodes", "GPUs", "$/month", "facility kW", "tCO2e/month", "PFLOPS BF16", "PFLOPS/MW", "fabric Gbps/GPU")
+    for column in ("cloud", "region", "instance type", *numeric, "notes"):
+        table.add_column(column, justify="right" if column in numeric else "left")
     for q in quotes:
         fabric = "n/a" if q.fabric_gbps_per_gpu is None else f"{q.fabric_gbps_per_gpu:g}"
         notes = "; ".join(q.notes) if q.monthly_usd is not None else q.price_basis
         table.add_row(q.cloud, q.region, q.instance_type, str(q.nodes), str(q.gpus), money(q.monthly_usd),
-                      kw(q.it_power_kw), kw(q.facility_power_kw), fabric, notes)
+                      kw(q.facility_power_kw), num(q.co2e_t_month), num(q.pflops_bf16), num(q.pflops_per_mw), fabric, notes)
     out.print(table)
 
 

@@ -143,6 +143,6 @@ def preview(stack: str, policy_config: Path | None = None) -> Preview:
         policies=infos,
         violations=violations,
         policy_config=config_path,
-        estimate=estimating.estimate(inventory),
+        estimate=estimating.estimate(inventory, spec.load_factor),
         unknowns=list(getattr(inventory, "unknowns", [])),
     )
