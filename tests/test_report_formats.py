@@ -21,7 +21,8 @@ from tests.test_diff import previews  # noqa: F401  (the session fixture: real o
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 65_536
-SUMMARY = re.compile(r"^[+-]?\d[\d,]* \S+ GPUs · [+-]\$[\d.]+[kM]?/month · [+-][\d,.]+ [kM]W · \d+ new mandatory violations?$")
+SUMMARY = re.compile(r"^[+-]?\d[\d,]* \S+ GPUs · [+-]\$[\d.]+[kM]?/month · [+-][\d,.]+ [kM]W · [+-][\d,.]+ tCO2e/month · "
+                     r"\d+ new mandatory violations?$")
 
 
 def load(path: Path) -> dict:
