@@ -242,3 +242,60 @@ def test_quote_rank_refuses_an_unknown_order():
     result = subprocess.run([sys.executable, "-m", "aifactory", "quote", "--gpu", "H100", "--gpus", "8", "--rank", "speed"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+# --------------------------------------------------------------------------- diff and reports
+
+
+def preview_doc(nodes: int, *, drop_energy: bool = False) -> dict:
+    est = one_fleet("aws", "us-east-1", "p5.48xlarge", nodes, 1.0)
+    if drop_energy:  # a preview written before the energy figures existed
+        est = {k: v for k, v in est.items() if k not in ("energy_mwh_month", "co2e_t_month", "pflops_bf16", "pflops_fp8")}
+        est["lines"] = [{k: v for k, v in line.items() if k not in ("energy_mwh_month", "co2e_t_month")}
+                        for line in est["lines"]]
+    return {"stack": "vision-prod", "project": "aifactory", "resources": [], "policies": {"violations": []},
+            "estimate": est, "facility": {"cloud": "aws", "region": "us-east-1"}}
+
+
+def test_diff_summary_line_and_reports_carry_the_carbon_change():
+    from aifactory import diff as d
+    from aifactory import diffcmd
+    from aifactory.report import markdown
+
+    result = d.diff(preview_doc(16), preview_doc(48))
+    added_t = 32 * node_w("aws", "p5.48xlarge") / 1000 * pue("aws") * 730 / 1000 * float(grid("aws", "us-east-1")["gco2e_per_kwh"]) / 1000
+    assert result["totals"]["co2e_t_month"]["delta"] == pytest.approx(added_t, rel=REL)
+    assert result["totals"]["pflops_bf16"]["delta"] == pytest.approx(256 * tflops("H100", "bf16") / 1000, rel=REL)
+    assert d.summary_line(result) == f"+256 H100 GPUs · +$1.29M/month · +375 kW · +{added_t:,.0f} tCO2e/month · 0 new mandatory violations"
+    comment = markdown.render_diff(result)
+    assert comment.splitlines()[0] == d.summary_line(result) and "emissions, location-based" in comment
+    assert "tCO2e" in diffcmd.render_text(result) and "dense BF16 compute" in diffcmd.render_text(result)
+
+
+def test_diff_against_a_preview_without_the_figures_says_incomplete_not_zero():
+    from aifactory import diff as d
+
+    result = d.diff(preview_doc(16, drop_energy=True), preview_doc(48))
+    assert result["totals"]["co2e_t_month"]["delta"] is None
+    assert "n/a tCO2e/month" in d.summary_line(result)
+    assert result["lines"][0]["status"] == "changed" and "co2e_t_month" not in result["lines"][0]["changed"]
+
+
+def test_preview_markdown_summary_sarif_and_junit_show_the_figures():
+    from xml.etree import ElementTree as ET
+
+    from aifactory.report import junit, markdown, sarif
+
+    doc = preview_doc(16)
+    doc["policies"]["violations"] = [{"policy": "carbon-cap", "enforcement": "mandatory", "urn": None,
+                                      "message": "Estimated emissions 51.9 tCO2e a month exceed maxMonthlyTco2e 40.0 tCO2e"}]
+    t = doc["estimate"]["co2e_t_month"]
+    assert markdown.preview_summary_line(doc) == f"128 H100 GPUs · $643k/month · 188 kW · {t:,.0f} tCO2e/month · 1 mandatory violation"
+    report = markdown.render_preview(doc)
+    assert "tCO2e/month, location-based" in report and "PFLOPS per MW" in report
+    run = sarif.render(doc, "stacks/Pulumi.vision-prod.yaml")["runs"][0]
+    assert run["properties"]["estimate"]["co2e_t_month"] == t
+    assert "51.9 tCO2e" in run["results"][0]["message"]["text"]
+    suites = ET.fromstring(junit.render(doc).split("\n", 1)[1])
+    estimate = suites.find(".//property[@name='estimate']").get("value")
+    assert f"{t:,.0f} tCO2e/month" in estimate
