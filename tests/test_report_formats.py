@@ -133,7 +133,8 @@ def test_preview_markdown(previews):
         {"policy": "power-cap", "enforcement": "mandatory", "message": "over the cap", "urn": None}])
     text = markdown.render_preview(doc)
     first = text.splitlines()[0]
-    assert re.match(r"^144 H100 GPUs · \$\d+k/month( \(incomplete\))? · 211 kW · 1 mandatory violation$", first), first
+    assert re.match(r"^144 H100 GPUs · \$\d+k/month( \(incomplete\))? · 211 kW · [\d,.]+ tCO2e/month · 1 mandatory violation$",
+                    first), first
     assert "<!-- aifactory-preview:vision-prod -->" in text
     assert "| **mandatory** | `power-cap` |" in text
     assert "```mermaid\nflowchart LR" in text and len(text) < LIMIT
