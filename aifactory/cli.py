@@ -53,6 +53,13 @@ class CloudName(str, Enum):
     gcp = "gcp"
 
 
+class Rank(str, Enum):
+    cost = "cost"
+    carbon = "carbon"
+    power = "power"
+    efficiency = "efficiency"
+
+
 class CapacityName(str, Enum):
     on_demand = "on-demand"
     spot = "spot"
@@ -115,6 +122,7 @@ def validate(
                   markup=False)
     out.print(tables.estimate_table(result.to_json()))
     out.print(tables.prices_as_of_text(result.to_json()), markup=False)
+    out.print(tables.energy_table(result.to_json()))
     for gap in result.missing:
         out.print(f"[yellow]incomplete:[/] {escape(gap)}")
     for note in notes(spec):
@@ -217,14 +225,15 @@ def quote(
     cloud: CloudName | None = typer.Option(None, "--cloud"),
     region: str | None = typer.Option(None, "--region"),
     capacity: CapacityName = typer.Option(CapacityName.on_demand, "--capacity"),
-    limit: int = typer.Option(0, "--limit", min=0, help="Show only the N cheapest (0: all)."),
+    rank: Rank = typer.Option(Rank.cost, "--rank", help="Order by monthly USD, tCO2e, facility kW or PFLOPS per MW."),
+    limit: int = typer.Option(0, "--limit", min=0, help="Show only the N best ranked (0: all)."),
     format: Format = typer.Option(Format.text, "--format", "-f"),
     pricing: Path | None = typer.Option(
         None, "--pricing", metavar="FILE",
         help="Org pricing file (default: the policy pack's policies/config/pricing.yaml).",
     ),
 ) -> None:
-    """Every cloud, region and type in the catalog that can host a GPU ask, cheapest first."""
+    """Every cloud, region and type in the catalog that can host a GPU ask, cheapest (or per --rank) first."""
     from aifactory import catalog, pricingfile
     from aifactory.quote import quote as make_quote
 
@@ -236,7 +245,7 @@ def quote(
     except SpecError as error:
         refuse(error, f"invalid pricing file {pricing or pricingfile.BUNDLED}")
     quotes = make_quote(gpu, gpus, cloud=cloud.value if cloud else None, region=region, capacity=capacity.value,
-                        pricing=org_pricing)
+                        pricing=org_pricing, rank=rank.value)
     if limit:
         quotes = quotes[:limit]
     if format is Format.json:
@@ -247,20 +256,23 @@ def quote(
         return
     from rich.table import Table
 
-    from aifactory.report.tables import kw, money
+    from aifactory.report.tables import kw, money, num
 
-    table = Table(title=f"{gpus} x {gpu}, {capacity.value}, 730 h/month", title_justify="left")
-    columns = ("cloud", "region", "instance type", "nodes", "GPUs", "$/month", "basis", "prices as of", "IT kW",
-               "facility kW", "fabric Gbps/GPU", "notes")
-    for column in columns:
-        table.add_column(column, justify="right" if column in ("nodes", "GPUs", "$/month", "IT kW", "facility kW", "fabric Gbps/GPU") else "left")
+    factor = quotes[0].load_factor if quotes else 1.0
+    upper = ", an upper bound" if factor == 1 else ""
+    table = Table(title=f"{gpus} x {gpu}, {capacity.value}, 730 h/month at load factor {factor:g}{upper}; ranked by {rank.value}",
+                  title_justify="left")
+    numeric = ("nodes", "GPUs", "$/month", "facility kW", "tCO2e/month", "PFLOPS BF16", "PFLOPS/MW", "fabric Gbps/GPU")
+    for column in ("cloud", "region", "instance type", "nodes", "GPUs", "$/month", "basis", "prices as of",
+                   "facility kW", "tCO2e/month", "PFLOPS BF16", "PFLOPS/MW", "fabric Gbps/GPU", "notes"):
+        table.add_column(column, justify="right" if column in numeric else "left")
     for q in quotes:
         fabric = "n/a" if q.fabric_gbps_per_gpu is None else f"{q.fabric_gbps_per_gpu:g}"
         notes = "; ".join(q.notes) if q.monthly_usd is not None else "; ".join([q.price_basis, *q.notes])
         as_of = (q.price_as_of or "undated") if q.monthly_usd is not None else ""
         table.add_row(q.cloud, q.region, q.instance_type, str(q.nodes), str(q.gpus), money(q.monthly_usd),
                       q.price_basis if q.monthly_usd is not None else "", as_of,
-                      kw(q.it_power_kw), kw(q.facility_power_kw), fabric, notes)
+                      kw(q.facility_power_kw), num(q.co2e_t_month), num(q.pflops_bf16), num(q.pflops_per_mw), fabric, notes)
     out.print(table)
 
 

@@ -31,6 +31,10 @@ UNKNOWN = "<unknown>"  # aifactory.recording.UNKNOWN: a value not known until th
 
 LINE_FIELDS = ("item", "cloud", "region", "capacity", "nodes", "gpus", "capacity_gib")
 NUMBER_FIELDS = ("monthly_usd", "it_power_kw", "facility_power_kw")
+# Energy, carbon and compute (aifactory.energy). A preview written before they existed lacks them: such a
+# line is not "changed" for that, and the change in the figure is unknown (null), never zero.
+ENERGY_FIELDS = ("energy_mwh_month", "co2e_t_month", "pflops_bf16", "pflops_fp8")
+ENERGY_TOTALS = ENERGY_FIELDS + ("co2e_t_month_market_based", "pflops_per_mw")
 
 
 class PreviewError(Exception):
@@ -155,7 +159,7 @@ def diff(
         "limits": check_limits(totals, lines, max_increase_usd, max_increase_kw, without_lines(base, head)),
         "exact": {
             key: all(line["delta"][key] is not None for line in lines if line["status"] != "unchanged")
-            for key in NUMBER_FIELDS
+            for key in NUMBER_FIELDS + ENERGY_FIELDS
         },
         "notes": notes,
         "facility": {"base": (base or {}).get("facility"), "head": (head or {}).get("facility")},
@@ -189,6 +193,8 @@ def side_summary(doc: dict | None) -> dict | None:
         "monthly_usd": est.get("monthly_usd"),
         "it_power_kw": est.get("it_power_kw"),
         "facility_power_kw": est.get("facility_power_kw"),
+        **{key: est.get(key) for key in ENERGY_TOTALS},
+        "load_factor": est.get("load_factor"),
         "budget_usd": budget.get("monthly_usd"),
         "complete": bool(est.get("complete", not est.get("missing"))),
         "missing": list(est.get("missing") or []),
@@ -216,7 +222,8 @@ def _round(value: float) -> float | int:
 def diff_totals(base: dict | None, head: dict | None) -> dict:
     b, h = side_summary(base), side_summary(head)
     totals = {}
-    for key in ("gpus", "nodes", "monthly_usd", "it_power_kw", "facility_power_kw", "budget_usd", "resources"):
+    for key in ("gpus", "nodes", "monthly_usd", "it_power_kw", "facility_power_kw", *ENERGY_TOTALS, "budget_usd",
+                "resources"):
         totals[key] = _delta(b and b[key], h and h[key], b is not None, h is not None)
     totals["mandatory_violations"] = _delta(b and b["mandatory"], h and h["mandatory"], b is not None, h is not None)
     totals["advisory_violations"] = _delta(b and b["advisory"], h and h["advisory"], b is not None, h is not None)
@@ -255,9 +262,10 @@ def diff_lines(base: dict | None, head: dict | None) -> list[dict]:
             status, changed = "removed", []
         else:
             changed = [f for f in LINE_FIELDS + NUMBER_FIELDS if b.get(f) != h.get(f)]
+            changed += [f for f in ENERGY_FIELDS if f in b and f in h and b[f] != h[f]]
             status = "changed" if changed else "unchanged"
         delta = {}
-        for f in ("nodes", "gpus", "capacity_gib") + NUMBER_FIELDS:
+        for f in ("nodes", "gpus", "capacity_gib") + NUMBER_FIELDS + ENERGY_FIELDS:
             delta[f] = _delta(b and b.get(f), h and h.get(f), b is not None, h is not None)["delta"]
         model = gpu_model(h) or gpu_model(b)
         out.append({
@@ -278,7 +286,8 @@ def diff_lines(base: dict | None, head: dict | None) -> list[dict]:
 def _line_view(line: dict | None) -> dict | None:
     if line is None:
         return None
-    keep = LINE_FIELDS + NUMBER_FIELDS + ("usd_per_hour", "price_basis", "notes")
+    keep = LINE_FIELDS + NUMBER_FIELDS + ENERGY_FIELDS + ("pflops_per_mw", "grid_gco2e_per_kwh", "usd_per_hour",
+                                                         "price_basis", "notes")
     return {k: line.get(k) for k in keep}
 
 
@@ -544,6 +553,29 @@ def fmt_kw(value: float | None, signed: bool = False) -> str:
     return sign + text
 
 
+def fmt_t(value: float | None, signed: bool = False) -> str:
+    """95 tCO2e, 3.5 tCO2e; `signed` puts + or - in front."""
+    if value is None:
+        return "n/a"
+    sign = ("+" if value > 0 else "-" if value < 0 else "±") if signed else ("-" if value < 0 else "")
+    v = abs(value)
+    return sign + (f"{v:,.0f} tCO2e" if v >= 10 or v == 0 else f"{v:.1f} tCO2e")
+
+
+def fmt_mwh(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    sign = ("+" if value > 0 else "-" if value < 0 else "±") if signed else ("-" if value < 0 else "")
+    return sign + f"{abs(value):,.1f} MWh"
+
+
+def fmt_pflops(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    sign = ("+" if value > 0 else "-" if value < 0 else "±") if signed else ("-" if value < 0 else "")
+    return sign + f"{abs(value):,.1f} PFLOPS"
+
+
 def fmt_int(value: int | float | None, signed: bool = False) -> str:
     if value is None:
         return "n/a"
@@ -572,7 +604,7 @@ def gpu_phrase(result: dict) -> str:
 
 def summary_line(result: dict) -> str:
     """The one line a reviewer reads first:
-    `+256 H100 GPUs · +$1.03M/month · +210 kW · 0 new mandatory violations`."""
+    `+256 H100 GPUs · +$1.03M/month · +210 kW · +95 tCO2e/month · 0 new mandatory violations`."""
     totals = result["totals"]
     cost = totals["monthly_usd"]["delta"]
     cost_text = fmt_usd(cost, signed=True) + "/month"
@@ -582,8 +614,12 @@ def summary_line(result: dict) -> str:
     power = fmt_kw(totals["facility_power_kw"]["delta"], signed=True)
     if not exact.get("facility_power_kw", True):
         power += " (incomplete)"
+    carbon_delta = totals["co2e_t_month"]["delta"]
+    carbon = ("n/a tCO2e" if carbon_delta is None else fmt_t(carbon_delta, signed=True)) + "/month"
+    if not exact.get("co2e_t_month", True):
+        carbon += " (incomplete)"
     n = result["new_mandatory"]
-    parts = [gpu_phrase(result), cost_text, power, f"{n} new mandatory violation{'' if n == 1 else 's'}"]
+    parts = [gpu_phrase(result), cost_text, power, carbon, f"{n} new mandatory violation{'' if n == 1 else 's'}"]
     crossed = len(result["limits"]["crossed"]) + len(result["limits"]["unverified"])
     if crossed:
         parts.append(f"{crossed} limit{'s' if crossed != 1 else ''} crossed" if result["limits"]["crossed"]

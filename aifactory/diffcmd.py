@@ -135,6 +135,11 @@ def render_text(result: dict) -> str:
         ("monthly cost", "monthly_usd", lambda v, s=False: d.fmt_usd_exact(v) if not s else d.fmt_usd(v, True)),
         ("IT power", "it_power_kw", d.fmt_kw),
         ("facility power", "facility_power_kw", d.fmt_kw),
+        ("energy (at the load factor)", "energy_mwh_month", d.fmt_mwh),
+        ("emissions, location-based", "co2e_t_month", d.fmt_t),
+        ("emissions, market-based", "co2e_t_month_market_based", d.fmt_t),
+        ("dense BF16 compute", "pflops_bf16", d.fmt_pflops),
+        ("PFLOPS per MW", "pflops_per_mw", lambda v, s=False: d.fmt_int(None if v is None else round(v), s)),
         ("budget", "budget_usd", lambda v, s=False: d.fmt_usd_exact(v) if not s else d.fmt_usd(v, True)),
         ("resources", "resources", lambda v, s=False: d.fmt_int(v, s)),
         ("mandatory violations", "mandatory_violations", lambda v, s=False: d.fmt_int(v, s)),
@@ -163,9 +168,11 @@ def render_text(result: dict) -> str:
             size, gpus,
             _arrow(d.fmt_usd_exact(b.get("monthly_usd")), d.fmt_usd_exact(h.get("monthly_usd")), s),
             _arrow(d.fmt_kw(b.get("facility_power_kw")), d.fmt_kw(h.get("facility_power_kw")), s),
+            _arrow(d.fmt_t(b.get("co2e_t_month")), d.fmt_t(h.get("co2e_t_month")), s),
         ])
     if rows:
-        out += _table(["", "line", "item", "region", "nodes/size", "GPUs", "$/month", "facility power"], rows, right={4, 5, 6, 7})
+        out += _table(["", "line", "item", "region", "nodes/size", "GPUs", "$/month", "facility power", "tCO2e/month"], rows,
+                      right={4, 5, 6, 7, 8})
         out.append("")
 
     v = result["violations"]

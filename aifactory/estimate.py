@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from aifactory import catalog
+from aifactory import catalog, energy
 from aifactory.catalog.pricing import BASIS_FALLBACK, BASIS_LIST, BASIS_NEGOTIATED, NO_PRICING, OrgPricing
 from aifactory.inventory import Filesystem, GpuGroup, Inventory, from_spec
 
@@ -42,6 +42,23 @@ class Line:
     it_power_kw: float | None = None
     facility_power_kw: float | None = None
     notes: list[str] = field(default_factory=list)
+    # Energy, carbon and compute (aifactory.energy); None where the catalog lacks a figure.
+    gpu_model: str | None = None
+    load_factor: float | None = None
+    energy_mwh_month: float | None = None
+    grid_gco2e_per_kwh: float | None = None
+    carbon_free_pct: float | None = None
+    co2e_t_month: float | None = None
+    co2e_t_month_market_based: float | None = None
+    pflops_bf16: float | None = None
+    pflops_fp8: float | None = None
+    pflops_fp4: float | None = None
+    pflops_per_mw: float | None = None
+    usd_per_pflop_hour: float | None = None
+
+    def add_energy(self, figures: energy.Figures) -> None:
+        for name, value in asdict(figures).items():
+            setattr(self, name, value)
 
 
 @dataclass
@@ -51,6 +68,7 @@ class Estimate:
     pue_source: str
     lines: list[Line]
     pricing: str | None = None  # the org pricing file applied, if any
+    load_factor: energy.LoadFactor = field(default_factory=lambda: energy.load_factor(None))
 
     @property
     def gpus(self) -> int:
@@ -85,6 +103,7 @@ class Estimate:
                 gaps.append(f"{line.kind} {line.name}: no price for {line.item} in {line.region}")
             if line.kind == "fleet" and line.it_power_kw is None:
                 gaps.append(f"fleet {line.name}: no node power figure for {line.item}")
+            gaps += energy.gaps(line, line.gpu_model)
         return gaps
 
     @property
@@ -114,6 +133,7 @@ class Estimate:
             "undated_prices": self.undated_prices,
             "complete": not self.missing,
             "missing": self.missing,
+            **energy.totals(self.lines, self.load_factor),
             "lines": [asdict(line) for line in self.lines],
         }
 
@@ -122,7 +142,7 @@ def _as_of(row) -> str | None:
     return row.valid_from or None
 
 
-def fleet_line(group: GpuGroup, pue: float, pricing: OrgPricing = NO_PRICING) -> Line:
+def fleet_line(group: GpuGroup, pue: float, pricing: OrgPricing = NO_PRICING, load_factor: float | None = None) -> Line:
     itype = group.instance
     line = Line(
         kind="fleet",
@@ -179,10 +199,16 @@ def fleet_line(group: GpuGroup, pue: float, pricing: OrgPricing = NO_PRICING) ->
     if itype.node_power_w is not None:
         line.it_power_kw = round(itype.node_power_w * group.nodes / 1000, 3)
         line.facility_power_kw = round(line.it_power_kw * pue, 3)
+    line.gpu_model = itype.gpu_model
+    line.add_energy(energy.fleet_figures(
+        cloud=group.cloud, region=group.region, gpu_model=itype.gpu_model, gpus=line.gpus,
+        facility_power_kw=line.facility_power_kw, monthly_usd=line.monthly_usd,
+        factor=energy.load_factor(load_factor).value,
+    ))
     return line
 
 
-def filesystem_line(fs: Filesystem, pricing: OrgPricing = NO_PRICING) -> Line:
+def filesystem_line(fs: Filesystem, pricing: OrgPricing = NO_PRICING, load_factor: float | None = None) -> Line:
     sku = fs.sku
     line = Line(
         kind="filesystem",
@@ -195,6 +221,7 @@ def filesystem_line(fs: Filesystem, pricing: OrgPricing = NO_PRICING) -> Line:
         facility_power_kw=0.0,
     )
     line.notes.append("storage power is the cloud's, not billed per kW; counted as 0")
+    line.add_energy(energy.storage_figures(fs.cloud, fs.region, energy.load_factor(load_factor).value))
     if sku is None or fs.capacity_gib is None:
         return line
     usd_per_gib_month = sku.usd_per_gib_month
@@ -222,12 +249,14 @@ def filesystem_line(fs: Filesystem, pricing: OrgPricing = NO_PRICING) -> Line:
     return line
 
 
-def estimate(inventory: Inventory, pricing: OrgPricing = NO_PRICING) -> Estimate:
+def estimate(inventory: Inventory, pricing: OrgPricing = NO_PRICING, load_factor: float | None = None) -> Estimate:
+    """`load_factor`: the stack's (aifactory:facility.load_factor); None for the catalog default."""
     cloud_pue = catalog.pue(inventory.cloud or "industry")
-    lines = [fleet_line(group, cloud_pue.pue, pricing) for group in inventory.groups]
-    lines += [filesystem_line(fs, pricing) for fs in inventory.filesystems]
-    return Estimate(inventory.cloud, cloud_pue.pue, cloud_pue.source, lines, pricing.source or None)
+    lines = [fleet_line(group, cloud_pue.pue, pricing, load_factor) for group in inventory.groups]
+    lines += [filesystem_line(fs, pricing, load_factor) for fs in inventory.filesystems]
+    return Estimate(inventory.cloud, cloud_pue.pue, cloud_pue.source, lines, pricing.source or None,
+                    energy.load_factor(load_factor))
 
 
 def estimate_spec(spec, pricing: OrgPricing = NO_PRICING) -> Estimate:
-    return estimate(from_spec(spec), pricing)
+    return estimate(from_spec(spec), pricing, spec.load_factor)

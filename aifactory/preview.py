@@ -150,6 +150,6 @@ def preview(stack: str, policy_config: Path | None = None, pricing: OrgPricing |
         policies=infos,
         violations=violations,
         policy_config=config_path,
-        estimate=estimating.estimate(inventory, pricing or NO_PRICING),
+        estimate=estimating.estimate(inventory, pricing or NO_PRICING, spec.load_factor),
         unknowns=list(getattr(inventory, "unknowns", [])),
     )

@@ -105,6 +105,21 @@ class Line(_Strict):
     it_power_kw: Amount | None = None
     facility_power_kw: Amount | None = None
     notes: list[str] = Field(default_factory=list)
+    desired_nodes: Count | None = None
+    price_as_of: str | None = None
+    price_term: str | None = None
+    gpu_model: str | None = None
+    load_factor: Amount | None = None
+    energy_mwh_month: Amount | None = None
+    grid_gco2e_per_kwh: Amount | None = None
+    carbon_free_pct: Amount | None = None
+    co2e_t_month: Amount | None = None
+    co2e_t_month_market_based: Amount | None = None
+    pflops_bf16: Amount | None = None
+    pflops_fp8: Amount | None = None
+    pflops_fp4: Amount | None = None
+    pflops_per_mw: Amount | None = None
+    usd_per_pflop_hour: Amount | None = None
 
 
 class Estimate(_Strict):
@@ -118,6 +133,19 @@ class Estimate(_Strict):
     complete: bool | None = None
     missing: list[str] = Field(default_factory=list)
     lines: list[Line] = Field(default_factory=list)
+    desired_nodes: Count | None = None
+    pricing: str | None = None
+    prices_as_of: str | None = None
+    undated_prices: list[str] = Field(default_factory=list)
+    load_factor: Amount | None = None
+    load_factor_source: str | None = None
+    energy_mwh_month: Amount | None = None
+    co2e_t_month: Amount | None = None
+    co2e_t_month_market_based: Amount | None = None
+    pflops_bf16: Amount | None = None
+    pflops_fp8: Amount | None = None
+    pflops_per_mw: Amount | None = None
+    usd_per_pflop_hour: Amount | None = None
 
 
 class PreviewDocument(_Strict):

@@ -1,4 +1,5 @@
-"""Where a GPU ask fits: every cloud, region and type in the catalog that can host it, cheapest first."""
+"""Where a GPU ask fits: every cloud, region and type in the catalog that can host it, ranked by
+monthly cost (default), carbon, facility power or compute per watt."""
 
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ class Quote:
     fabric: str
     fabric_gbps_per_gpu: float | None
     notes: list[str]
+    load_factor: float | None = None
+    energy_mwh_month: float | None = None
+    grid_gco2e_per_kwh: float | None = None
+    co2e_t_month: float | None = None
+    co2e_t_month_market_based: float | None = None
+    pflops_bf16: float | None = None
+    pflops_fp8: float | None = None
+    pflops_per_mw: float | None = None
+    usd_per_pflop_hour: float | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -42,6 +52,7 @@ def quote(
     region: str | None = None,
     capacity: str = "on-demand",
     pricing: OrgPricing = NO_PRICING,
+    rank: str = "cost",
 ) -> list[Quote]:
     quotes = []
     for itype in catalog.instances(cloud, gpu_model=gpu):
@@ -70,7 +81,30 @@ def quote(
                     fabric=itype.fabric,
                     fabric_gbps_per_gpu=itype.fabric_gbps_per_gpu,
                     notes=line.notes,
+                    load_factor=line.load_factor,
+                    energy_mwh_month=line.energy_mwh_month,
+                    grid_gco2e_per_kwh=line.grid_gco2e_per_kwh,
+                    co2e_t_month=line.co2e_t_month,
+                    co2e_t_month_market_based=line.co2e_t_month_market_based,
+                    pflops_bf16=line.pflops_bf16,
+                    pflops_fp8=line.pflops_fp8,
+                    pflops_per_mw=line.pflops_per_mw,
+                    usd_per_pflop_hour=line.usd_per_pflop_hour,
                 )
             )
-    unpriced = float("inf")
-    return sorted(quotes, key=lambda q: (q.monthly_usd if q.monthly_usd is not None else unpriced, q.cloud, q.region))
+    return sorted(quotes, key=RANKS[rank])
+
+
+def _known_first(value: float | None) -> tuple[bool, float]:
+    """Options without the figure sort last: they are not ranked, only listed."""
+    return (value is None, value if value is not None else 0.0)
+
+
+# Ascending keys: cheapest, cleanest (location-based tCO2e), least facility kW, most PFLOPS per MW.
+RANKS = {
+    "cost": lambda q: (_known_first(q.monthly_usd), q.cloud, q.region, q.instance_type),
+    "carbon": lambda q: (_known_first(q.co2e_t_month), _known_first(q.monthly_usd), q.cloud, q.region, q.instance_type),
+    "power": lambda q: (_known_first(q.facility_power_kw), _known_first(q.monthly_usd), q.cloud, q.region, q.instance_type),
+    "efficiency": lambda q: (_known_first(-q.pflops_per_mw if q.pflops_per_mw is not None else None),
+                             _known_first(q.monthly_usd), q.cloud, q.region, q.instance_type),
+}

@@ -102,6 +102,8 @@ class FacilitySpec(_Model):
     region: str = Field(min_length=1)
     zone: str | None = Field(default=None, min_length=1)
     tags: dict[str, str] = Field(default_factory=dict)
+    # Share of the month the nodes draw their maximum power (0 < f <= 1); unset: the catalog default.
+    load_factor: float | None = Field(default=None, gt=0, le=1, strict=True, allow_inf_nan=False)
     fleets: list[FleetSpec] = Field(default_factory=list)
     network: NetworkSpec = Field(default_factory=NetworkSpec)
     filesystems: list[FilesystemSpec] = Field(default_factory=list)

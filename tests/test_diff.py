@@ -310,7 +310,7 @@ def test_identical_previews_pass(previews):
     assert code == 0
     assert result["resources"]["added"] == result["resources"]["removed"] == result["resources"]["changed"] == []
     assert all(line["status"] == "unchanged" for line in result["lines"])
-    assert d.summary_line(result) == "±0 GPUs · ±$0/month · ±0 kW · 0 new mandatory violations"
+    assert d.summary_line(result) == "±0 GPUs · ±$0/month · ±0 kW · ±0 tCO2e/month · 0 new mandatory violations"
 
 
 # --------------------------------------------------------------------------- the path-level diff

@@ -62,11 +62,12 @@ def test_the_pack_has_every_rule_once_each_with_a_config_schema():
     names = [p.name for p in all_policies()]
     assert names == ["power-cap", "cost-cap", "budget-guard-required", "region-allowlist", "instance-availability",
                      "fabric-complete", "placement", "no-public-ip", "imdsv2-required", "encryption-at-rest",
-                     "required-tags", "storage-protected"]
+                     "required-tags", "storage-protected", "carbon-cap", "efficiency-floor"]
     stack_rules = {p.name for p in all_policies() if isinstance(p, StackValidationPolicy)}
-    assert stack_rules == {"power-cap", "cost-cap", "budget-guard-required"}
+    assert stack_rules == {"power-cap", "cost-cap", "budget-guard-required", "carbon-cap", "efficiency-floor"}
     for policy in all_policies():
-        assert policy.enforcement_level == EnforcementLevel.MANDATORY
+        advisory = policy.name == "efficiency-floor"  # advisory by default; the org may make it mandatory
+        assert policy.enforcement_level == (EnforcementLevel.ADVISORY if advisory else EnforcementLevel.MANDATORY)
         assert policy.config_schema and policy.config_schema.properties
         assert all("default" in p and "type" in p for p in policy.config_schema.properties.values())
 

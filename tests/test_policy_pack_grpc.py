@@ -63,8 +63,9 @@ def test_info_lists_every_policy_with_its_config_schema(client):
     assert sorted(i.name for i in infos) == sorted(expected)
     for info in infos:
         policy = expected[info.name]
-        assert info.enforcement_level == "mandatory"
-        assert info.policy_type == ("stack" if info.name in ("power-cap", "cost-cap", "budget-guard-required") else "resource")
+        assert info.enforcement_level == ("advisory" if info.name == "efficiency-floor" else "mandatory")
+        stack = ("power-cap", "cost-cap", "budget-guard-required", "carbon-cap", "efficiency-floor")
+        assert info.policy_type == ("stack" if info.name in stack else "resource")
         assert set(info.config_schema["properties"]) == set(policy.config_schema.properties)
         for prop in info.config_schema["properties"].values():
             assert {"type", "default", "description"} <= set(prop)
@@ -105,8 +106,9 @@ def test_team_config_file_tightens_the_regions(client):
 def test_an_unknown_node_count_keeps_the_gates_mandatory(client):
     """Read through the SDK's proxies, an unknown is a mandatory 'cannot prove', not an advisory skip."""
     found = by_policy(run(client, replace(aws_facility(), ASG, desiredCapacity=U)))
-    assert set(found) == {"power-cap", "cost-cap"}
-    for v in found["power-cap"] + found["cost-cap"]:
+    assert set(found) == {"power-cap", "cost-cap", "carbon-cap", "efficiency-floor"}
+    assert all(v.enforcement == "advisory" and "unknown at preview" in v.message for v in found["efficiency-floor"])
+    for v in found["power-cap"] + found["cost-cap"] + found["carbon-cap"]:
         assert v.enforcement == "mandatory" and "unknown at preview" in v.message
         assert v.urn == find(aws_facility(), ASG)["urn"]
         assert "can't run policy" not in v.message

@@ -21,7 +21,8 @@ from tests.test_diff import previews  # noqa: F401  (the session fixture: real o
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 65_536
-SUMMARY = re.compile(r"^[+-]?\d[\d,]* \S+ GPUs · [+-]\$[\d.]+[kM]?/month · [+-][\d,.]+ [kM]W · \d+ new mandatory violations?$")
+SUMMARY = re.compile(r"^[+-]?\d[\d,]* \S+ GPUs · [+-]\$[\d.]+[kM]?/month · [+-][\d,.]+ [kM]W · [+-][\d,.]+ tCO2e/month · "
+                     r"\d+ new mandatory violations?$")
 
 
 def load(path: Path) -> dict:
@@ -132,7 +133,8 @@ def test_preview_markdown(previews):
         {"policy": "power-cap", "enforcement": "mandatory", "message": "over the cap", "urn": None}])
     text = markdown.render_preview(doc)
     first = text.splitlines()[0]
-    assert re.match(r"^144 H100 GPUs · \$\d+k/month( \(incomplete\))? · 211 kW · 1 mandatory violation$", first), first
+    assert re.match(r"^144 H100 GPUs · \$\d+k/month( \(incomplete\))? · 211 kW · [\d,.]+ tCO2e/month · 1 mandatory violation$",
+                    first), first
     assert "<!-- aifactory-preview:vision-prod -->" in text
     assert "| **mandatory** | `power-cap` |" in text
     assert "```mermaid\nflowchart LR" in text and len(text) < LIMIT

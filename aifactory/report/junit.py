@@ -69,6 +69,9 @@ def render(doc: dict) -> str:
     known = {r["urn"] for r in resources}
 
     root = ET.Element("testsuites", {"name": f"aifactory preview {stack}"})
+    from aifactory.report.markdown import preview_summary_line
+
+    estimate_summary = preview_summary_line(doc) if doc.get("estimate") else ""
     totals = defaultdict(int)
     for name, info in infos.items():
         own = by_policy.get(name, [])
@@ -77,7 +80,8 @@ def render(doc: dict) -> str:
         suite = ET.SubElement(root, "testsuite", {"name": clean(f"{pack}.{name}")})
         props = ET.SubElement(suite, "properties")
         for key, value in (("stack", stack), ("policy", name), ("policy_kind", kind), ("enforcement_level", enforcement),
-                           ("description", info.get("description") or ""), ("policy_config", policies.get("config") or "")):
+                           ("description", info.get("description") or ""), ("policy_config", policies.get("config") or ""),
+                           ("estimate", estimate_summary)):
             ET.SubElement(props, "property", {"name": key, "value": clean(value)})
         cases: list[tuple[ET.Element, bool, bool]] = []
         classname = clean(f"aifactory.{stack}.{name}")

@@ -68,6 +68,13 @@ def environment() -> jinja2.Environment:
         usd_signed=lambda v: d.fmt_usd(v, signed=True),
         kw=d.fmt_kw,
         kw_signed=lambda v: d.fmt_kw(v, signed=True),
+        t=d.fmt_t,
+        t_signed=lambda v: d.fmt_t(v, signed=True),
+        mwh=d.fmt_mwh,
+        mwh_signed=lambda v: d.fmt_mwh(v, signed=True),
+        pflops=d.fmt_pflops,
+        pflops_signed=lambda v: d.fmt_pflops(v, signed=True),
+        ratio=lambda v: "n/a" if v is None else f"{v:,.0f}",
         num=d.fmt_int,
         num_signed=lambda v: d.fmt_int(v, signed=True),
         gib=d.fmt_gib,
@@ -107,6 +114,7 @@ def _change_rows(result: dict) -> list[dict]:
             "gpus": show("gpus", d.fmt_int) if fleet else "",
             "monthly_usd": show("monthly_usd", d.fmt_usd_exact),
             "facility_power_kw": show("facility_power_kw", d.fmt_kw),
+            "co2e_t_month": show("co2e_t_month", d.fmt_t) if fleet else "",
             "delta_usd": line["delta"]["monthly_usd"],
             "gpu_model": line["gpu_model"],
         })
@@ -185,7 +193,8 @@ def preview_summary_line(doc: dict) -> str:
     est = doc.get("estimate") or {}
     cost = d.fmt_usd(est.get("monthly_usd")) + "/month" + ("" if est.get("complete", True) else " (incomplete)")
     mandatory = sum(1 for v in (doc.get("policies") or {}).get("violations") or [] if v.get("enforcement") == "mandatory")
-    return " · ".join([gpus, cost, d.fmt_kw(est.get("facility_power_kw")), d.plural(mandatory, "mandatory violation")])
+    carbon = ("n/a tCO2e" if est.get("co2e_t_month") is None else d.fmt_t(est.get("co2e_t_month"))) + "/month"
+    return " · ".join([gpus, cost, d.fmt_kw(est.get("facility_power_kw")), carbon, d.plural(mandatory, "mandatory violation")])
 
 
 def render_preview(doc: dict, max_chars: int = GITHUB_COMMENT_LIMIT) -> str:

@@ -242,6 +242,9 @@ def render(doc: dict, stack_config_path: str) -> dict:
             "project": doc.get("project"),
             "policyPack": policies.get("pack"),
             "policyConfig": policies.get("config"),
+            "estimate": {key: (doc.get("estimate") or {}).get(key) for key in (
+                "gpus", "monthly_usd", "facility_power_kw", "load_factor", "energy_mwh_month", "co2e_t_month",
+                "co2e_t_month_market_based", "pflops_bf16", "pflops_fp8", "pflops_per_mw", "usd_per_pflop_hour", "missing")},
         },
     }
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}

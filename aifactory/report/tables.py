@@ -61,3 +61,35 @@ def prices_as_of_text(estimate: dict) -> str:
     if undated and as_of:
         text += f"; undated source for {', '.join(undated)}"
     return text + (f"; org pricing {pricing}" if pricing else "")
+
+
+def num(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def energy_table(estimate: dict, title: str = "Energy, carbon and compute") -> Table:
+    """Energy (facility kW x 730 h x load factor), location-based carbon (market-based where the cloud
+    publishes a carbon-free share), dense peak PFLOPS and compute per watt of an estimate."""
+    factor = estimate.get("load_factor")
+    if factor is not None:
+        title += f" (load factor {factor:g}" + (", an upper bound: node power is the datasheet maximum)" if factor == 1 else ")")
+    table = Table(title=title, title_justify="left")
+    columns = ("line", "MWh/month", "gCO2e/kWh", "tCO2e/month", "tCO2e market-based", "PFLOPS BF16", "PFLOPS FP8",
+               "PFLOPS/MW", "$/PFLOP-hour")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "line" else "right")
+    for line in estimate["lines"]:
+        if line["kind"] != "fleet":
+            continue
+        table.add_row(
+            f"fleet {line['name']}", num(line.get("energy_mwh_month")), num(line.get("grid_gco2e_per_kwh")),
+            num(line.get("co2e_t_month")), num(line.get("co2e_t_month_market_based")), num(line.get("pflops_bf16")),
+            num(line.get("pflops_fp8")), num(line.get("pflops_per_mw")), num(line.get("usd_per_pflop_hour"), 2),
+        )
+    table.add_section()
+    table.add_row(
+        "total", num(estimate.get("energy_mwh_month")), "", num(estimate.get("co2e_t_month")),
+        num(estimate.get("co2e_t_month_market_based")), num(estimate.get("pflops_bf16")), num(estimate.get("pflops_fp8")),
+        num(estimate.get("pflops_per_mw")), num(estimate.get("usd_per_pflop_hour"), 2),
+    )
+    return table

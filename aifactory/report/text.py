@@ -8,7 +8,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from rich.tree import Tree
 
-from aifactory.report.tables import estimate_table, prices_as_of_text
+from aifactory.report.tables import energy_table, estimate_table, prices_as_of_text
 
 
 def resource_tree(resources: list[dict]) -> Tree:
@@ -59,6 +59,8 @@ def render_preview(doc: dict) -> RenderableType:
     parts.append(Text(""))
     parts.append(estimate_table(doc["estimate"]))
     parts.append(Text(prices_as_of_text(doc["estimate"])))
+    if "energy_mwh_month" in doc["estimate"]:
+        parts.append(energy_table(doc["estimate"]))
     for gap in doc["estimate"].get("missing", []):
         parts.append(Text(f"incomplete: {gap}", style="yellow"))
     for unknown in doc.get("unknowns", []):
