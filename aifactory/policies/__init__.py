@@ -7,7 +7,7 @@ policy-pack config (`config/<team>.json`), never from a team's stack config.
 
 from __future__ import annotations
 
-FAMILIES = ("power", "cost", "region", "fabric", "security", "storage")
+FAMILIES = ("power", "cost", "region", "fabric", "security", "storage", "health")
 PACK_NAME = "aifactory"
 
 
