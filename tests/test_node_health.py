@@ -4,9 +4,11 @@ bootstrap that installs and schedules the checker within each cloud's user-data 
 
 from __future__ import annotations
 
+import ast
 import base64
 import gzip
 import json
+import re
 import subprocess
 
 import pytest
@@ -84,6 +86,9 @@ def test_aws_bootstrap_installs_runs_and_schedules_the_checker_within_16_kb(aws_
         assert "OnUnitActiveSec=10min" in script and "systemctl enable --now aifactory-nodecheck.timer" in script
         assert "--lifecycle-action-result \"${result}\"" in script and "--health-status Unhealthy" in script
         assert script.index("aifactory-nodecheck --boot ||") < script.index("aifactory bootstrap done")
+        written = dict(re.findall(r"cat > /opt/aifactory/nodecheck/(\S+) <<'AIFACTORY_NODECHECK_PY'\n(.*?)"
+                                  r"AIFACTORY_NODECHECK_PY\n", script, re.S))
+        assert written == dict(nodehealth.checker_files())  # the heredocs write the checker byte for byte
 
 
 # ---------------------------------------------------------------------------------------- Azure
@@ -131,6 +136,7 @@ def test_the_shipped_checker_runs_from_its_rendered_files(tmp_path):
     """Write the files the bootstrap writes and run the checker from them with the fleet's expectation:
     on this machine (no GPU) it must exit 1 with a report naming the missing driver, not crash."""
     for path, source in nodehealth.checker_files():
+        ast.parse(source, feature_version=(3, 8))  # stock images may run Python 3.8
         target = tmp_path / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(source)

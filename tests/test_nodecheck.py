@@ -201,3 +201,50 @@ def test_deep_checks_run_dcgm_and_nccl_when_installed(capsys):
 def test_sources_are_python_3_8_syntax():
     for path in (Path(cli.__file__).parent).glob("*.py"):
         ast.parse(path.read_text(), feature_version=(3, 8))
+
+
+# ------------------------------------------------------------------------ the health endpoint
+
+
+def test_health_endpoint_answers_only_while_the_last_report_passed(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    report = tmp_path / "nodecheck.json"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "aifactory.nodecheck", "serve", "--port", str(port),
+                               "--report", str(report), "--max-age", "600"],
+                              cwd=Path(__file__).resolve().parent.parent)
+
+    def probe() -> tuple[int, dict]:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                    return r.status, json.loads(r.read())
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read())
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("the endpoint never answered")
+
+    try:
+        assert probe()[0] == 503  # no report yet: not ready
+        report.write_text(json.dumps({"passed": True, "failed": []}))
+        assert probe() == (200, {"ApplicationHealthState": "Healthy", "reason": "passed"})
+        report.write_text(json.dumps({"passed": False, "failed": ["gpu.power_limit"]}))
+        assert probe() == (503, {"ApplicationHealthState": "Unhealthy", "reason": "failed: gpu.power_limit"})
+        report.write_text(json.dumps({"passed": True, "failed": []}))
+        old = time.time() - 3600
+        os.utime(report, (old, old))
+        status, body = probe()
+        assert status == 503 and body["reason"].endswith("s old (more than 600 s)")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
