@@ -18,5 +18,5 @@ PolicyPack(
     "aifactory",
     policies=all_policies(),
     enforcement_level=EnforcementLevel.MANDATORY,
-    description="aifactory: power, cost, carbon, efficiency, region, fabric, security and storage gates for GPU facilities.",
+    description="aifactory: power, cost, carbon, efficiency, region, fabric, security, storage and node-health gates for GPU facilities.",
 )

@@ -77,7 +77,7 @@ TAGS = {"team": "vision", "facility": "vision-prod", "cost-center": "cc-4711", "
 
 def aws_facility(*, nodes: float = 16.0, region: str = "us-east-1", itype: str = "p5.48xlarge",
                  efa: int = 32, capacity: str = "on-demand", budget_usd: str | None = "1000000",
-                 lustre_gib: float = 48000.0, placement: bool = True) -> list[dict]:
+                 lustre_gib: float = 48000.0, placement: bool = True, node_health: bool = True) -> list[dict]:
     """An AWS facility as components/aws registers it: provider with defaultTags, launch template,
     cluster placement group, Auto Scaling group, FSx for Lustre, a cost budget on the facility tag."""
     import json
@@ -106,6 +106,9 @@ def aws_facility(*, nodes: float = 16.0, region: str = "us-east-1", itype: str =
     asg_inputs = {
         "name": "vision-prod-trainers", "minSize": nodes, "maxSize": nodes, "desiredCapacity": nodes,
         "vpcZoneIdentifiers": [U], "launchTemplate": {"id": U, "version": "$Latest"},
+        **({"initialLifecycleHooks": [{"name": "aifactory-nodecheck", "defaultResult": "ABANDON",
+                                       "lifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+                                       "heartbeatTimeout": 1800.0}]} if node_health else {}),
         "tags": [{"key": k, "value": v, "propagateAtLaunch": True} for k, v in {
             **TAGS, "aifactory:instance-type": itype, "aifactory:capacity": capacity,
             "aifactory:zone": f"{region}a"}.items()],
@@ -132,7 +135,8 @@ def aws_facility(*, nodes: float = 16.0, region: str = "us-east-1", itype: str =
 
 
 def azure_facility(*, nodes: float = 4.0, location: str = "eastus", itype: str = "Standard_ND96isr_H100_v5",
-                   single_placement_group: bool = True, ppg: bool = True, budget: float | None = 300000.0) -> list[dict]:
+                   single_placement_group: bool = True, ppg: bool = True, budget: float | None = 300000.0,
+                   node_health: bool = True) -> list[dict]:
     prov = provider("azure-native", "speech-prod", location=location, subscriptionId="0000-sub")
     tags = {"team": "speech", "facility": "speech-prod", "cost-center": "cc-5120"}
     rg = res("azure-native:resources:ResourceGroup", "speech-prod-rg",
@@ -150,6 +154,11 @@ def azure_facility(*, nodes: float = 4.0, location: str = "eastus", itype: str =
             "storageProfile": {"osDisk": {"createOption": "FromImage", "managedDisk": {"storageAccountType": "Premium_LRS"}}},
         },
     }
+    if node_health:
+        vmss_inputs["automaticRepairsPolicy"] = {"enabled": True, "gracePeriod": "PT30M", "repairAction": "Replace"}
+        vmss_inputs["virtualMachineProfile"]["extensionProfile"] = {"extensions": [{
+            "name": "ApplicationHealth", "publisher": "Microsoft.ManagedServices", "type": "ApplicationHealthLinux",
+            "typeHandlerVersion": "2.0", "settings": {"protocol": "http", "port": 8686.0, "requestPath": "/healthz"}}]}
     deps: dict[str, list[dict]] = {"resourceGroupName": [rg]}
     if ppg:
         group = res("azure-native:compute:ProximityPlacementGroup", "speech-prod-trainers-ppg",
@@ -174,7 +183,7 @@ def azure_facility(*, nodes: float = 4.0, location: str = "eastus", itype: str =
 
 def gcp_facility(*, nodes: float = 8.0, zone: str = "us-central1-a", itype: str = "a3-megagpu-8g",
                  gpu_nics: int = 8, compact: bool = True, budget_units: str | None = "600000",
-                 project: str = "llm-prod-training") -> list[dict]:
+                 project: str = "llm-prod-training", node_health: bool = True) -> list[dict]:
     import json
 
     region = zone.rsplit("-", 1)[0]
@@ -204,7 +213,8 @@ def gcp_facility(*, nodes: float = 8.0, zone: str = "us-central1-a", itype: str 
     out.append(tpl)
     out.append(res("gcp:compute/instanceGroupManager:InstanceGroupManager", "llm-prod-trainers-mig",
                    {"baseInstanceName": "llm-prod-trainers", "zone": zone, "targetSize": nodes,
-                    "versions": [{"name": "primary", "instanceTemplate": U}]},
+                    "versions": [{"name": "primary", "instanceTemplate": U}],
+                    **({"autoHealingPolicies": {"healthCheck": U, "initialDelaySec": 1800.0}} if node_health else {})},
                    provider=prov, deps={"versions": [tpl]}))
     out.append(res("gcp:lustre/instance:Instance", "llm-prod-scratch-lustre",
                    {"instanceId": "llm-prod-scratch", "location": zone, "filesystem": "scratch",

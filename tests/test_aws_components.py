@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import gzip
 import ipaddress
 import json
 
@@ -158,7 +159,8 @@ def tags_of(asg) -> dict[str, str]:
 
 
 def user_data(run, fleet: str) -> str:
-    return base64.b64decode(template_of(run, fleet).inputs["userData"]).decode()
+    raw = base64.b64decode(template_of(run, fleet).inputs["userData"])
+    return (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode()
 
 
 # ------------------------------------------------------------------------------- provider, shape
@@ -197,8 +199,8 @@ def test_exports_list_region_fleets_filesystems_and_budget(example):
 def test_example_stack_resource_count_grows_with_fleets_not_nodes(example, scaled):
     many, more = scaled
     assert len(many.resources) == len(example.resources)  # 100x the nodes, same resources
-    # one more on-demand fleet: a GpuFleet, its launch template, placement group and group
-    assert len(more.resources) == len(example.resources) + 4
+    # one more on-demand fleet: a GpuFleet, its launch template, placement group, group and node-health grant
+    assert len(more.resources) == len(example.resources) + 5
     assert len(example.resources) < 60
 
 
@@ -393,8 +395,8 @@ def test_default_group_cap_is_the_ec2_fleet_target_capacity():
 
 def test_user_data_sets_efa_and_nccl_and_checks_every_device(example):
     script = user_data(example, "vision-prod-trainers")
-    for line in ("export FI_PROVIDER=efa", "export FI_EFA_USE_DEVICE_RDMA=1", "NCCL_", "fi_info -p efa",
-                 "expected_efa=32"):
+    for line in ("export FI_PROVIDER=efa", "export FI_EFA_USE_DEVICE_RDMA=1", "NCCL_", '"fabric":"efa"',
+                 '"fabric_interfaces":32'):
         assert line in script
 
 

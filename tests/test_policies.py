@@ -62,7 +62,7 @@ def test_the_pack_has_every_rule_once_each_with_a_config_schema():
     names = [p.name for p in all_policies()]
     assert names == ["power-cap", "cost-cap", "budget-guard-required", "region-allowlist", "instance-availability",
                      "fabric-complete", "placement", "no-public-ip", "imdsv2-required", "encryption-at-rest",
-                     "required-tags", "storage-protected", "carbon-cap", "efficiency-floor"]
+                     "required-tags", "storage-protected", "carbon-cap", "efficiency-floor", "node-health-required"]
     stack_rules = {p.name for p in all_policies() if isinstance(p, StackValidationPolicy)}
     assert stack_rules == {"power-cap", "cost-cap", "budget-guard-required", "carbon-cap", "efficiency-floor"}
     for policy in all_policies():

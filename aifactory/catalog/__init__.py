@@ -12,6 +12,7 @@ Files (see ``data/README.md`` for the columns):
   prices.csv     one row per (cloud, instance_type, region, capacity), USD per node-hour
   storage.csv    one row per (cloud, kind, sku): capacity rules in the API's GiB, $/GiB-month
   pue.csv        one row per cloud, plus an ``industry`` fallback
+  gpu_health.csv one row per GPU model: what a node checker expects of each GPU
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import csv
 import os
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 
 __all__ = [
     "CLOUDS",
@@ -48,6 +49,8 @@ __all__ = [
     "Unpriced",
     "unpriced",
     "unpriced_reason",
+    "GpuSpec",
+    "gpu",
 ]
 
 CLOUDS = ("aws", "azure", "gcp")
@@ -204,6 +207,23 @@ class StorageSku:
 
 
 @dataclass(frozen=True)
+class GpuSpec:
+    """What one GPU model shows a node checker (`aifactory.nodecheck`): its nvidia-smi name, default
+    power limit, NVLink links, and the intra-node all-reduce bus bandwidth it must reach."""
+
+    gpu_model: str
+    vendor: str
+    smi_name_contains: str
+    power_default_w: float | None
+    nvlink_links: int | None
+    nvlink_gbps_per_link: float | None  # GB/s per link as `nvidia-smi nvlink -s` prints it
+    nccl_allreduce_busbw_gbps: float | None
+    source: str
+    source_date: str
+    notes: str
+
+
+@dataclass(frozen=True)
 class Pue:
     cloud: str
     pue: float
@@ -232,7 +252,7 @@ def _bool(v: str) -> bool:
     return v.lower() in ("true", "yes", "1")
 
 
-@cache
+@lru_cache(maxsize=None)
 def _instances() -> tuple[InstanceType, ...]:
     out = []
     for r in _rows("instances.csv"):
@@ -263,12 +283,12 @@ def _instances() -> tuple[InstanceType, ...]:
     return tuple(out)
 
 
-@cache
+@lru_cache(maxsize=None)
 def _instance_index() -> dict[tuple[str, str], InstanceType]:
     return {(i.cloud, i.name.lower()): i for i in _instances()}
 
 
-@cache
+@lru_cache(maxsize=None)
 def _offerings() -> tuple[Offering, ...]:
     return tuple(
         Offering(
@@ -285,7 +305,7 @@ def _offerings() -> tuple[Offering, ...]:
     )
 
 
-@cache
+@lru_cache(maxsize=None)
 def _offering_index() -> dict[tuple[str, str], tuple[Offering, ...]]:
     idx: dict[tuple[str, str], list[Offering]] = {}
     for o in _offerings():
@@ -293,7 +313,7 @@ def _offering_index() -> dict[tuple[str, str], tuple[Offering, ...]]:
     return {k: tuple(sorted(v, key=lambda o: o.region)) for k, v in idx.items()}
 
 
-@cache
+@lru_cache(maxsize=None)
 def _prices() -> tuple[Price, ...]:
     return tuple(
         Price(
@@ -314,12 +334,12 @@ def _prices() -> tuple[Price, ...]:
     )
 
 
-@cache
+@lru_cache(maxsize=None)
 def _price_index() -> dict[tuple[str, str, str, str, str], Price]:
     return {(p.cloud, p.instance_type.lower(), p.region, p.capacity, p.term): p for p in _prices()}
 
 
-@cache
+@lru_cache(maxsize=None)
 def _unpriced() -> tuple[Unpriced, ...]:
     return tuple(
         Unpriced(
@@ -335,7 +355,7 @@ def _unpriced() -> tuple[Unpriced, ...]:
     )
 
 
-@cache
+@lru_cache(maxsize=None)
 def _storage() -> tuple[StorageSku, ...]:
     return tuple(
         StorageSku(
@@ -361,7 +381,7 @@ def _storage() -> tuple[StorageSku, ...]:
     )
 
 
-@cache
+@lru_cache(maxsize=None)
 def _pues() -> dict[str, Pue]:
     return {
         r["cloud"]: Pue(
@@ -372,6 +392,25 @@ def _pues() -> dict[str, Pue]:
             notes=r["notes"],
         )
         for r in _rows("pue.csv")
+    }
+
+
+@lru_cache(maxsize=None)
+def _gpus() -> dict[str, GpuSpec]:
+    return {
+        r["gpu_model"].lower(): GpuSpec(
+            gpu_model=r["gpu_model"],
+            vendor=r["vendor"],
+            smi_name_contains=r["smi_name_contains"],
+            power_default_w=_float(r["power_default_w"]),
+            nvlink_links=_int(r["nvlink_links"]),
+            nvlink_gbps_per_link=_float(r["nvlink_gbps_per_link"]),
+            nccl_allreduce_busbw_gbps=_float(r["nccl_allreduce_busbw_gbps"]),
+            source=r["source"],
+            source_date=r["source_date"],
+            notes=r["notes"],
+        )
+        for r in _rows("gpu_health.csv")
     }
 
 
@@ -508,3 +547,8 @@ def pue(cloud: str) -> Pue:
     (Uptime Institute) for a cloud the catalog has no figure for."""
     table = _pues()
     return table.get(_c(cloud)) or table["industry"]
+
+
+def gpu(gpu_model: str) -> GpuSpec | None:
+    """What a node checker expects of one GPU model (``H100``, ``A100-80GB``, ...), or None."""
+    return _gpus().get(gpu_model.strip().lower())

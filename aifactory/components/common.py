@@ -63,6 +63,15 @@ def shquote(value: object) -> ShellWord:
     return ShellWord(shlex.quote(str(value)))
 
 
+def heredoc(value: object, terminator: str) -> ShellWord:
+    """Jinja filter: `value` as the literal body of a quoted here-document ending at `terminator`
+    (refused if a line of it would end the document early)."""
+    text = str(value)
+    if terminator in text.splitlines():
+        raise jinja2.TemplateError(f"here-document body holds its own terminator line {terminator!r}")
+    return ShellWord(text)
+
+
 def _quoted_only(value: object) -> object:
     # Every `{{ ... }}` of a bootstrap template goes through `| shquote`: a value that reaches a root
     # script unquoted is a template bug, refused at render time rather than shipped.
@@ -82,6 +91,7 @@ def _environment() -> jinja2.Environment:
         finalize=_quoted_only,
     )
     environment.filters["shquote"] = shquote
+    environment.filters["heredoc"] = heredoc
     return environment
 
 

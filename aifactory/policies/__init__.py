@@ -7,7 +7,7 @@ policy-pack config (`config/<team>.json`), never from a team's stack config.
 
 from __future__ import annotations
 
-FAMILIES = ("power", "cost", "region", "fabric", "security", "storage", "carbon")
+FAMILIES = ("power", "cost", "region", "fabric", "security", "storage", "carbon", "health")
 PACK_NAME = "aifactory"
 
 

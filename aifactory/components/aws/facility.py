@@ -88,7 +88,7 @@ class Facility(FacilityExports, pulumi.ComponentResource):
                 opts=child,
             )
 
-        profile = None
+        profile = role = None
         if spec.fleets:
             role = aws.iam.Role(
                 f"{name}-node",
@@ -126,6 +126,7 @@ class Facility(FacilityExports, pulumi.ComponentResource):
                     filesystems=mounts,
                     key_name=key_name,
                     instance_profile_arn=profile.arn if profile is not None else None,
+                    instance_role_name=role.name if role is not None else None,  # gets the node-health grant
                 ),
                 opts=child,
             )

@@ -23,6 +23,7 @@ so a policy reading only the group sees them, and it depends on its launch templ
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -32,6 +33,7 @@ import pulumi_aws as aws
 from aifactory import catalog
 from aifactory.components.aws.filesystem import LustreMount
 from aifactory.components.aws.network import ClusterNetwork
+from aifactory.components import nodehealth
 from aifactory.components.common import mount_path, render, split_nodes
 
 TYPE = "aifactory:aws:GpuFleet"
@@ -66,6 +68,11 @@ class GpuFleetArgs:
     efa_interfaces: int | None = None  # default: every EFA card the catalog lists for the type
     placement_group: bool | None = None  # default: a cluster placement group for on-demand and spot
     metadata_hop_limit: int = 2  # 2 lets containers on the node reach IMDSv2
+    # Node health: the node checks itself at boot (a launch lifecycle hook holds it until it has) and
+    # every `check_interval_minutes`; a failing node is abandoned or marked Unhealthy and replaced.
+    node_check: bool = True
+    check_interval_minutes: int = nodehealth.CHECK_INTERVAL_MINUTES
+    instance_role_name: str | None = None  # with instance_profile_arn: the role the node-health grant goes on
 
 
 def efa_interface_count(instance_type: str) -> int:
@@ -97,10 +104,38 @@ def network_interfaces(
 
 
 def user_data(context: dict) -> str:
-    script = render(TEMPLATE, **context)
-    if len(script.encode()) > USER_DATA_LIMIT:
-        raise ValueError(f"node bootstrap is {len(script.encode())} bytes; EC2 user data is at most 16 KB")
-    return base64.b64encode(script.encode()).decode()
+    """Base64 user data; gzip-compressed (cloud-init unpacks gzip user data) when the script alone is
+    over EC2's 16 KB."""
+    script = render(TEMPLATE, **context).encode()
+    if len(script) > USER_DATA_LIMIT:
+        script = nodehealth.gzip_bytes(script.decode())
+        if len(script) > USER_DATA_LIMIT:
+            raise ValueError(f"node bootstrap is {len(script)} bytes gzip-compressed; EC2 user data is at most 16 KB")
+    return base64.b64encode(script).decode()
+
+
+def group_arn(group: str) -> str:
+    return f"arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/{group}"
+
+
+def node_health_policy(fleet: str, groups: Sequence[str]) -> str:
+    """What a node may do to its own group: complete its launch lifecycle hook and mark an instance
+    Unhealthy, on this fleet's groups only (by ARN and by the group's `aifactory:fleet` tag); and find
+    which group it is in (DescribeAutoScalingInstances has no resource-level permission)."""
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "NodeHealthOnOwnGroups",
+                "Effect": "Allow",
+                "Action": ["autoscaling:CompleteLifecycleAction", "autoscaling:SetInstanceHealth"],
+                "Resource": [group_arn(g) for g in groups],
+                "Condition": {"StringEquals": {"autoscaling:ResourceTag/aifactory:fleet": fleet}},
+            },
+            {"Sid": "FindOwnGroup", "Effect": "Allow", "Action": "autoscaling:DescribeAutoScalingInstances",
+             "Resource": "*"},
+        ],
+    }, sort_keys=True)
 
 
 class GpuFleet(pulumi.ComponentResource):
@@ -141,7 +176,29 @@ class GpuFleet(pulumi.ComponentResource):
             "fleet": name,
             "instance_type": args.instance_type,
             "efa_interfaces": efa,
+            "node_check": args.node_check,
         }
+        if args.node_check:
+            context.update(nodehealth.context("aws", args.instance_type, args.check_interval_minutes))
+        profile_arn = args.instance_profile_arn
+        if args.node_check:
+            role_name = args.instance_role_name
+            if profile_arn is None:
+                role = aws.iam.Role(
+                    f"{name}-node",
+                    description=f"aifactory {name} GPU nodes",
+                    assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+                        "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+                    tags={**args.tags, "Name": f"{name}-node"},
+                    opts=child,
+                )
+                role_name = role.name
+                profile_arn = aws.iam.InstanceProfile(
+                    f"{name}-node", role=role.name, tags={**args.tags, "Name": f"{name}-node"}, opts=child
+                ).arn
+            if role_name is not None:
+                aws.iam.RolePolicy(f"{name}-node-health", role=role_name, policy=node_health_policy(name, names),
+                                   opts=child)
         if mounts:
             encoded = pulumi.Output.all(
                 *[m.dns_name for m in mounts], *[m.mount_name for m in mounts]
@@ -175,7 +232,7 @@ class GpuFleet(pulumi.ComponentResource):
             instance_type=args.instance_type,
             image_id=args.image_id,
             key_name=args.key_name,
-            iam_instance_profile={"arn": args.instance_profile_arn} if args.instance_profile_arn else None,
+            iam_instance_profile={"arn": profile_arn} if profile_arn else None,
             user_data=encoded,
             network_interfaces=network_interfaces(efa, net.compute_subnet_id, net.cluster_security_group_id),
             metadata_options={
@@ -235,6 +292,14 @@ class GpuFleet(pulumi.ComponentResource):
                 placement_group=placement,
                 health_check_type="EC2",
                 health_check_grace_period=900,
+                initial_lifecycle_hooks=[
+                    {
+                        "name": nodehealth.AWS_LIFECYCLE_HOOK,
+                        "lifecycle_transition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+                        "default_result": "ABANDON",
+                        "heartbeat_timeout": nodehealth.BOOT_CHECK_SECONDS,
+                    }
+                ] if args.node_check else None,
                 wait_for_capacity_timeout="0",
                 tags=[
                     {"key": key, "value": value, "propagate_at_launch": True}

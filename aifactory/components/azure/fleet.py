@@ -23,6 +23,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from aifactory import catalog
+from aifactory.components import nodehealth
 from aifactory.components.common import render, split_nodes
 
 from .filesystem import LUSTRE_FSNAME, MOUNT_OPTIONS, ParallelFilesystem
@@ -53,6 +54,20 @@ TOPOLOGY_BY_TYPE = {
 
 CAPACITIES = ("on-demand", "spot", "reservation")
 
+# The Application Health extension (binary and rich health states, docs "Using Application Health
+# extension with Virtual Machine Scale Sets") probing the node's own health endpoint, which answers
+# 200 only while the node's last check passed (`aifactory.nodecheck serve`).
+APPLICATION_HEALTH = {
+    "name": "ApplicationHealth",
+    "publisher": "Microsoft.ManagedServices",
+    "type": "ApplicationHealthLinux",
+    "type_handler_version": "2.0",
+    "auto_upgrade_minor_version": True,
+    "settings": {"protocol": "http", "port": nodehealth.HEALTH_PORT, "requestPath": nodehealth.HEALTH_PATH,
+                 "intervalInSeconds": 60, "numberOfProbes": 3},
+}
+REPAIR_GRACE = "PT%dM" % (nodehealth.BOOT_CHECK_SECONDS // 60)
+
 
 @dataclass
 class GpuFleetArgs:
@@ -71,6 +86,10 @@ class GpuFleetArgs:
     max_per_set: int = MAX_VMS_PER_SET
     group_prefix: str | None = None  # set names are <prefix>[-NNN]; else the component name
     encryption_at_host: bool = False  # needs the EncryptionAtHost feature on the subscription
+    # Node health: the node checks itself at boot and every `check_interval_minutes`; the Application
+    # Health extension probes its endpoint and automatic repairs replace a node that stays unhealthy.
+    node_check: bool = True
+    check_interval_minutes: int = nodehealth.CHECK_INTERVAL_MINUTES
 
 
 class GpuFleet(pulumi.ComponentResource):
@@ -120,8 +139,12 @@ class GpuFleet(pulumi.ComponentResource):
             ib_ports=(itype.fabric_interfaces or 0) if itype else 0,
             topology_file=TOPOLOGY_BY_TYPE.get(key),
             filesystems=args.filesystems,
+            node_check=args.node_check,
+            **(nodehealth.context("azure", args.instance_type, args.check_interval_minutes) if args.node_check else {}),
         )
         profile = _vm_profile(args, self.image, custom_data, network)
+        if args.node_check:
+            profile["extension_profile"] = {"extensions": [APPLICATION_HEALTH]}
 
         self.scale_sets: list[azure_native.compute.VirtualMachineScaleSet] = []
         for set_name, size in zip(self.group_names, sizes, strict=True):
@@ -138,6 +161,9 @@ class GpuFleet(pulumi.ComponentResource):
                     platform_fault_domain_count=1,
                     overprovision=False,
                     upgrade_policy={"mode": "Manual"},
+                    # Azure allows 10 to 90 minutes; the boot check must finish within it.
+                    automatic_repairs_policy={"enabled": True, "grace_period": REPAIR_GRACE, "repair_action": "Replace"}
+                    if args.node_check else None,
                     proximity_placement_group={"id": self.placement_group.id} if self.placement_group else None,
                     zones=[args.zone] if args.zone else None,
                     virtual_machine_profile={

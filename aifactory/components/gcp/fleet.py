@@ -39,6 +39,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from aifactory import catalog
+from aifactory.components import nodehealth
 from aifactory.components.common import mount_path, render, split_nodes
 from aifactory.components.gcp.labels import label_safe, region_of
 from aifactory.components.gcp.network import ClusterNetwork, fabric_layout
@@ -63,6 +64,9 @@ TCPX_PLUGIN_IMAGE = "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpx/nccl-plugin-g
 TCPX_RXDM_IMAGE = "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpx/tcpgpudmarxd-dev:v2.0.9"
 TCPXO_PLUGIN_IMAGE = "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpxo/nccl-plugin-gpudirecttcpx-dev:v1.0.8-1"
 TCPXO_RXDM_IMAGE = "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpxo/tcpgpudmarxd-dev:v1.0.14"
+# Where Google's health-check probes come from (Compute Engine, "Create a firewall to allow health
+# checks for autohealing in MIGs": source_ranges 130.211.0.0/22 and 35.191.0.0/16).
+HEALTH_CHECK_RANGES = ["35.191.0.0/16", "130.211.0.0/22"]
 
 
 @dataclass
@@ -82,6 +86,10 @@ class GpuFleetArgs:
     secure_boot: bool = False
     compact_placement: bool | None = None  # None: on for multi-node on-demand fleets
     max_group_size: int = MAX_GROUP_SIZE
+    # Node health: the node checks itself at boot and every `check_interval_minutes`; the groups
+    # autoheal on a health check of the node's endpoint, which answers only while the last check passed.
+    node_check: bool = True
+    check_interval_minutes: int = nodehealth.CHECK_INTERVAL_MINUTES
 
 
 class GpuFleet(pulumi.ComponentResource):
@@ -150,6 +158,29 @@ class GpuFleet(pulumi.ComponentResource):
             {"subnetwork": nic.subnetwork, "nic_type": nic.nic_type, "stack_type": "IPV4_ONLY"} for nic in nics
         ]
 
+        self.health_tag = f"{label_safe({'f': name})['f']}-health"[:63]
+        self.health_check: gcp.compute.HealthCheck | None = None
+        if args.node_check:
+            self.health_check = gcp.compute.HealthCheck(
+                f"{name}-health",
+                description=f"node health endpoint of {name} (answers 200 only while the node's last check passed)",
+                http_health_check={"port": nodehealth.HEALTH_PORT, "request_path": nodehealth.HEALTH_PATH},
+                check_interval_sec=60,
+                timeout_sec=10,
+                healthy_threshold=1,
+                unhealthy_threshold=3,
+                opts=child,
+            )
+            gcp.compute.Firewall(
+                f"{name}-health-probes",
+                network=args.network.host_networks[0].self_link,
+                direction="INGRESS",
+                source_ranges=HEALTH_CHECK_RANGES,
+                target_tags=[self.health_tag],
+                allows=[{"protocol": "tcp", "ports": [str(nodehealth.HEALTH_PORT)]}],
+                description=f"Google health-check probes to the node health endpoint of {name}",
+                opts=child,
+            )
         self.startup_script = self._startup_script(name, args, layout.fabric)
         boot_disk: dict = {
             "boot": True,
@@ -195,6 +226,7 @@ class GpuFleet(pulumi.ComponentResource):
                 "scopes": ["https://www.googleapis.com/auth/cloud-platform"],
             },
             labels=self.labels,
+            tags=[self.health_tag] if args.node_check else None,
             **template_args,
             opts=child,
         )
@@ -215,6 +247,9 @@ class GpuFleet(pulumi.ComponentResource):
                     # Running GPU nodes are not replaced behind a job's back when the template changes.
                     update_policy={"type": "OPPORTUNISTIC", "minimal_action": "REPLACE"},
                     wait_for_instances=False,
+                    auto_healing_policies={"health_check": self.health_check.id,
+                                           "initial_delay_sec": nodehealth.BOOT_CHECK_SECONDS}
+                    if self.health_check is not None else None,
                     description=f"{size} x {args.instance_type} of {name}",
                     opts=child,
                 )
@@ -251,6 +286,8 @@ class GpuFleet(pulumi.ComponentResource):
                 tcpx_rxdm_image=TCPX_RXDM_IMAGE,
                 tcpxo_plugin_image=TCPXO_PLUGIN_IMAGE,
                 tcpxo_rxdm_image=TCPXO_RXDM_IMAGE,
+                node_check=args.node_check,
+                **(nodehealth.context("gcp", args.instance_type, args.check_interval_minutes) if args.node_check else {}),
             )
 
         if not args.filesystems:

@@ -1,0 +1,5 @@
+import sys
+
+from aifactory.nodecheck.cli import main
+
+sys.exit(main())
