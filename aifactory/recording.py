@@ -138,6 +138,19 @@ def _plain_special(fields) -> Any:
     return {k: _plain_value(v) for k, v in fields.items()}
 
 
+def _alias(alias) -> dict:
+    if alias.urn:
+        return {"urn": alias.urn}
+    spec = alias.spec
+    fields = {"name": spec.name, "type": spec.type, "stack": spec.stack, "project": spec.project}
+    out = {k: v for k, v in fields.items() if v}
+    if spec.parentUrn:
+        out["parentUrn"] = spec.parentUrn
+    if spec.noParent:
+        out["noParent"] = True
+    return out
+
+
 def _strip_provider_ref(ref: str) -> Optional[str]:
     if not ref:
         return None
@@ -177,6 +190,9 @@ class RecordedResource:
     custom_timeouts: Optional[dict[str, str]] = None  # {"create": "10m", ...} as sent (Go durations)
     version: str = ""  # package version the SDK asked for ("" for components)
     import_id: str = ""
+    aliases: list[dict] = field(default_factory=list)
+    """Aliases as sent: `{"urn": ...}`, or a spec `{"name", "type", "stack", "project", "parentUrn",
+    "noParent"}` with only the fields set (a field left unset means "the resource's own")."""
 
     @property
     def is_provider(self) -> bool:
@@ -320,6 +336,7 @@ class RecordingMonitor(MockMonitor):
             ),
             version=request.version,
             import_id=request.importId,
+            aliases=[_alias(a) for a in request.aliases],
         )
         with self._lock:
             if urn in self._objects:
