@@ -43,13 +43,6 @@ def parent_type(parent: str | None) -> str:
     return qualified_type(parent)
 
 
-def collapse(r: RecordedResource, alias: dict, stack: str, project: str) -> str:
-    if "urn" in alias:
-        return alias["urn"]
-    parent = None if alias.get("noParent") else alias.get("parentUrn", r.parent)
-    return make_urn(stack, project, parent_type(parent), alias.get("type", r.type), alias.get("name", r.name))
-
-
 def inherited(type_: str, name: str, parent_name: str, parent_alias: str, stack: str, project: str) -> str:
     alias_name = name
     if name.startswith(parent_name):
@@ -58,7 +51,7 @@ def inherited(type_: str, name: str, parent_name: str, parent_alias: str, stack:
 
 
 def engine_aliases(r: RecordedResource, matched: dict[str, str], stack: str, project: str) -> list[str]:
-    own = [collapse(r, a, stack, project) for a in r.aliases]
+    own = list(r.aliases)  # the recorder resolves alias specs to URNs as the engine does
     result = list(own)
     if r.parent and r.parent in matched:
         parent_name = r.parent.rsplit("::", 1)[-1]
@@ -78,10 +71,12 @@ def built(request):
 
 def test_every_component_registers_an_alias_from_its_old_token(built):
     cloud, result = built
-    found = {r.type: r.aliases for r in result.components()}
-    assert set(found) == {f"aifactory-{cloud}:index:{k}" for k in KINDS}
-    for type_, aliases in found.items():
-        assert aliases == [{"type": f"aifactory:{cloud}:{type_.rsplit(':', 1)[-1]}"}], type_
+    found = {r.type for r in result.components()}
+    assert found == {f"aifactory-{cloud}:index:{k}" for k in KINDS}
+    for r in result.components():
+        old_type = f"aifactory:{cloud}:{r.type.rsplit(':', 1)[-1]}"
+        stack, project = result.program.stack, result.program.project
+        assert r.aliases == [make_urn(stack, project, parent_type(r.parent), old_type, r.name)], r.type
 
 
 def test_a_stack_deployed_under_the_old_tokens_is_matched_resource_for_resource(built):

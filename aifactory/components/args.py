@@ -58,6 +58,7 @@ def read_args(
     missing = []
     for key, hint in hints.items():
         if key in given and given[key] is not None:
+            refuse_outputs(hint, given[key], f"{args_type.__name__}.{key}")
             values[key] = whole_numbers(hint, given[key])
         elif key in defaults:
             values[key] = copy.copy(defaults[key])
@@ -91,6 +92,45 @@ def whole_numbers(hint: Any, value: Any) -> Any:
         hints = hint.__annotations__
         return {k: whole_numbers(hints[k], v) if k in hints else v for k, v in value.items()}
     return value
+
+
+def refuse_outputs(hint: Any, value: Any, path: str) -> None:
+    """Raise if `value` holds an Output where `hint` asks for a plain value: instance types, node
+    counts, zones and sizes are literals the policies read at preview (an output may be unknown)."""
+    if _takes_outputs(hint):
+        return
+    if isinstance(value, pulumi.Output):
+        raise TypeError(f"{path} must be a plain value, not an output of another resource (policies read it)")
+    hint = _unwrapped(hint)
+    origin = typing.get_origin(hint)
+    if origin is list and isinstance(value, (list, tuple)):
+        (item,) = typing.get_args(hint)
+        for i, v in enumerate(value):
+            refuse_outputs(item, v, f"{path}[{i}]")
+    elif origin is dict and isinstance(value, Mapping):
+        _, item = typing.get_args(hint)
+        for k, v in value.items():
+            refuse_outputs(item, v, f"{path}.{k}")
+    elif typing.is_typeddict(hint) and isinstance(value, Mapping):
+        hints = hint.__annotations__
+        for k, v in value.items():
+            if k in hints:
+                refuse_outputs(hints[k], v, f"{path}.{k}")
+
+
+def _takes_outputs(hint: Any) -> bool:
+    """True for pulumi.Input[...] and pulumi.Output[...] (optionally inside Optional/NotRequired)."""
+    while typing.get_origin(hint) in (typing.NotRequired, typing.Required):
+        hint = typing.get_args(hint)[0]
+    if typing.get_origin(hint) is pulumi.Output:
+        return True
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(
+            typing.get_origin(a) is pulumi.Output or isinstance(a, typing.ForwardRef) or _takes_outputs(a)
+            for a in typing.get_args(hint)
+            if a is not type(None)
+        )
+    return False
 
 
 def _unwrapped(hint: Any) -> Any:
