@@ -244,6 +244,33 @@ def test_construct_registers_what_the_component_registers_in_process(providers, 
     assert set(required) <= set(remote.state)
 
 
+def test_construct_keeps_the_dependency_an_id_came_with(providers, engine, schemas):
+    """An ID a program passes from another resource's output reaches the children as a dependency
+    on that resource, so the engine orders them after it."""
+    subnet = "urn:pulumi:test::aifactory::aws:ec2/subnet:Subnet::lab-compute"
+    token = "aifactory-aws:index:GpuFleet"
+    args = {**CASES["aws"]["GpuFleet"], "max_nodes_per_group": 10}
+    inputs = wire_object(args, schemas["aws"]["resources"][token]["inputProperties"], schemas["aws"])
+    remote = construct(providers["aws"], engine, token, "lab-deps", inputs, MOCKS["aws"](),
+                       input_dependencies={"subnetId": [subnet]})
+    (group,) = [r for r in remote.resources if r.type == "aws:autoscaling/group:Group"]
+    (template,) = [r for r in remote.resources if r.type == "aws:ec2/launchTemplate:LaunchTemplate"]
+    assert group.inputs["vpcZoneIdentifiers"] == ["subnet-0abc"]
+    assert group.property_dependencies["vpcZoneIdentifiers"] == [subnet]
+    assert subnet in template.property_dependencies["networkInterfaces"]
+    assert subnet in group.dependencies
+
+
+def test_construct_refuses_an_output_where_policies_read_a_literal(providers, engine, schemas):
+    token = "aifactory-aws:index:GpuFleet"
+    inputs = wire_object(CASES["aws"]["GpuFleet"], schemas["aws"]["resources"][token]["inputProperties"], schemas["aws"])
+    with pytest.raises(grpc.RpcError) as refused:
+        construct(providers["aws"], engine, token, "lab-unknown", inputs, MOCKS["aws"](),
+                  input_dependencies={"instanceType": ["urn:pulumi:test::aifactory::random:index/randomShuffle:RandomShuffle::t"]})
+    assert "GpuFleetArgs.instance_type must be a plain value, not an output" in refused.value.details()
+    assert engine.recorder.records == []
+
+
 @pytest.mark.parametrize("cloud", CLOUDS)
 def test_construct_builds_a_whole_facility_from_the_stack_config_fields(providers, engine, schemas, cloud):
     fields = facility_fields(cloud)
