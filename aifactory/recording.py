@@ -177,6 +177,9 @@ class RecordedResource:
     custom_timeouts: Optional[dict[str, str]] = None  # {"create": "10m", ...} as sent (Go durations)
     version: str = ""  # package version the SDK asked for ("" for components)
     import_id: str = ""
+    aliases: list[str] = field(default_factory=list)
+    """The resource's own aliases as URNs, as the engine resolves them (an alias spec's unset name,
+    type, stack, project and parent are the resource's own) and hands them to analyzers."""
 
     @property
     def is_provider(self) -> bool:
@@ -294,6 +297,18 @@ class RecordingMonitor(MockMonitor):
                 type_ = ptype + "$" + type_
         return f"urn:pulumi:{self.stack}::{self.project}::{type_}::{name}"
 
+    def _alias_urn(self, alias, request) -> str:
+        # pkg/resource/deploy/step_generator.go collapseAliasToUrn
+        if alias.urn:
+            return alias.urn
+        spec = alias.spec
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        urn = self.make_urn(parent, spec.type or request.type, spec.name or request.name)
+        if spec.stack or spec.project:
+            _, rest = urn.split("::", 1)
+            urn = f"urn:pulumi:{spec.stack or self.stack}::{spec.project or self.project}::{rest.split('::', 1)[1]}"
+        return urn
+
     def RegisterResource(self, request):
         urn = self.make_urn(request.parent, request.type, request.name)
         obj = request.object
@@ -320,6 +335,7 @@ class RecordingMonitor(MockMonitor):
             ),
             version=request.version,
             import_id=request.importId,
+            aliases=[self._alias_urn(a, request) for a in request.aliases],
         )
         with self._lock:
             if urn in self._objects:

@@ -34,6 +34,7 @@ from aifactory.components.aws import (
     ParallelFilesystem,
     ParallelFilesystemArgs,
 )
+from aifactory.components.aws import fleet as aws_fleet
 from aifactory.components.aws.filesystem import LustreMount
 from aifactory.components.common import group_name, render
 from tests.harness import FakeCloud, literal, run
@@ -47,7 +48,7 @@ EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 LUSTRE = "aws:fsx/lustreFileSystem:LustreFileSystem"
 BUDGET = "aws:budgets/budget:Budget"
 DLAMI = "resolve:ssm:/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id"
-FS_MOUNT = LustreMount("fs-0123.fsx.us-west-2.amazonaws.com", "abcdefgh", "/fsx")
+FS_MOUNT = LustreMount(dns_name="fs-0123.fsx.us-west-2.amazonaws.com", mount_name="abcdefgh", mount_point="/fsx")
 
 
 def aws_outputs(type_: str, name: str, state: dict) -> dict:
@@ -181,10 +182,10 @@ def test_every_aws_resource_uses_the_facility_provider(example):
 
 
 def test_components_have_type_tokens_and_parent_every_child(example):
-    kinds = {r.type for r in example.resources if r.type.startswith("aifactory:")}
-    assert kinds == {f"aifactory:aws:{k}" for k in ("Facility", "ClusterNetwork", "GpuFleet", "ParallelFilesystem", "BudgetGuard")}
-    components_urns = {r.urn for r in example.resources if r.type.startswith("aifactory:")}
-    assert all(r.parent in components_urns for r in example.resources if r.type != "aifactory:aws:Facility")
+    kinds = {r.type for r in example.resources if r.type.startswith("aifactory-aws:")}
+    assert kinds == {f"aifactory-aws:index:{k}" for k in ("Facility", "ClusterNetwork", "GpuFleet", "ParallelFilesystem", "BudgetGuard")}
+    components_urns = {r.urn for r in example.resources if r.type.startswith("aifactory-aws:")}
+    assert all(r.parent in components_urns for r in example.resources if r.type != "aifactory-aws:index:Facility")
 
 
 def test_exports_list_region_fleets_filesystems_and_budget(example):
@@ -390,7 +391,7 @@ def test_fleet_above_the_group_cap_is_split_into_even_groups(solo):
 
 
 def test_default_group_cap_is_the_ec2_fleet_target_capacity():
-    assert GpuFleetArgs.__dataclass_fields__["max_nodes_per_group"].default == 10_000
+    assert aws_fleet.DEFAULTS["max_nodes_per_group"] == 10_000
 
 
 def test_user_data_sets_efa_and_nccl_and_checks_every_device(example):

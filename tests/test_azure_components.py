@@ -202,14 +202,14 @@ def test_tags_on_every_taggable_resource(example, example_spec):
 
 def test_every_azure_resource_uses_the_facility_provider(example):
     provider = example.one(PROVIDER, "speech-prod-azure")
-    assert provider.parent.endswith("aifactory:azure:Facility::speech-prod")
+    assert provider.parent.endswith("aifactory-azure:index:Facility::speech-prod")
     for r in example.package("azure-native"):
         assert provider_name(r) == "speech-prod-azure", r.name
 
 
 def test_children_are_parented_to_their_component(example):
-    components_by_urn = {r.type for r in example.resources if r.type.startswith("aifactory:azure:")}
-    assert components_by_urn == {f"aifactory:azure:{k}" for k in
+    components_by_urn = {r.type for r in example.resources if r.type.startswith("aifactory-azure:")}
+    assert components_by_urn == {f"aifactory-azure:index:{k}" for k in
                                  ("Facility", "ClusterNetwork", "GpuFleet", "ParallelFilesystem", "BudgetGuard")}
     owners = {
         "VirtualNetwork": "ClusterNetwork", "NetworkSecurityGroup": "ClusterNetwork", "Subnet": "ClusterNetwork",
@@ -219,7 +219,7 @@ def test_children_are_parented_to_their_component(example):
     }
     for r in example.package("azure-native"):
         kind = r.type.rsplit(":", 1)[-1]
-        assert f"aifactory:azure:{owners[kind]}::" in r.parent, r.name
+        assert f"aifactory-azure:index:{owners[kind]}::" in r.parent, r.name
 
 
 def test_image_is_the_ubuntu_hpc_marketplace_image(example):
@@ -408,7 +408,7 @@ def test_components_work_without_a_spec(standalone):
     (vmss,) = standalone.of(VMSS)
     assert vmss.name == "lab-gpu" and standalone.outputs["names"] == ["lab-gpu"]
     assert vmss.inputs["location"] == "westeurope"
-    assert "aifactory:azure:GpuFleet::lab-gpu" in vmss.parent
+    assert "aifactory-azure:index:GpuFleet::lab-gpu" in vmss.parent
     assert provider_name(vmss) == "westeu"
     subnet = standalone.one(SUBNET, "lab-compute")
     assert subnet.inputs["addressPrefix"] == "10.9.0.0/21"

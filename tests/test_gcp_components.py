@@ -491,7 +491,7 @@ def test_example_exports(example):
 def test_component_type_tokens(example):
     kinds = {r.type for r in example.components()}
     names = ("Facility", "ClusterNetwork", "GpuFleet", "ParallelFilesystem", "BudgetGuard")
-    assert kinds == {f"aifactory:gcp:{k}" for k in names}
+    assert kinds == {f"aifactory-gcp:index:{k}" for k in names}
 
 
 def test_policy_values_stay_literal_when_every_output_is_unknown(unknown):

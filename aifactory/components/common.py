@@ -1,5 +1,5 @@
 """What every cloud's components share: resource naming, group splitting, node bootstrap templates,
-and the spec-facing surface of a `Facility` (`from_spec`, `exports()`, the budget's alert inputs)."""
+and the budget's alert inputs from a spec (a Facility's args and outputs: `facility_interface`)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 if TYPE_CHECKING:
-    from typing import Self
-
-    import pulumi
-
-    from aifactory.spec import BudgetSpec, FacilitySpec
+    from aifactory.spec import BudgetSpec
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -99,36 +95,6 @@ def render(template: str, **context) -> str:
     """Render a node bootstrap template from components/templates/ (unknown variables are errors; every
     interpolated value is shell-quoted, so names, paths and addresses stay data whatever they hold)."""
     return _environment().get_template(template).render(**context)
-
-
-class FacilityExports:
-    """Mixed into every cloud's `Facility` (before `pulumi.ComponentResource`): built from a spec under
-    the spec's name, and one `exports()` shape for `__main__.py` on every cloud.
-
-    The facility sets `region`, `fleets` (fleet name -> GpuFleet, each with `group_names`),
-    `filesystems` (filesystem name -> ParallelFilesystem, each with `dns_name` and `mount_name`)
-    and `budget` (a BudgetGuard with `budget_name`, or None).
-    """
-
-    region: str
-    fleets: Mapping[str, Any]
-    filesystems: Mapping[str, Any]
-    budget: Any
-
-    @classmethod
-    def from_spec(cls, spec: FacilitySpec, opts: pulumi.ResourceOptions | None = None) -> Self:
-        return cls(spec.name, spec, opts)
-
-    def exports(self) -> dict[str, Any]:
-        """`{"region", "fleets": {name: [group names]}, "filesystems": {name: {"dns_name", "mount_name"}}, "budget"}`."""
-        return {
-            "region": self.region,
-            "fleets": {name: list(fleet.group_names) for name, fleet in self.fleets.items()},
-            "filesystems": {
-                name: {"dns_name": fs.dns_name, "mount_name": fs.mount_name} for name, fs in self.filesystems.items()
-            },
-            "budget": self.budget.budget_name if self.budget is not None else None,
-        }
 
 
 def budget_alerts(budget: BudgetSpec) -> dict[str, Any]:

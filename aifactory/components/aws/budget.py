@@ -29,17 +29,17 @@ instances named by ID -- `SsmActionDefinition.InstanceIds` takes 1 to 100 fixed 
   assumes with the AWS managed policy AWSBudgetsActions_RolePolicyForResourceAdministrationWithSSM.
 """
 
-from __future__ import annotations
-
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NotRequired, Optional, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-TYPE = "aifactory:aws:BudgetGuard"
+from aifactory.components.args import legacy_alias, read_args
+
+TYPE = "aifactory-aws:index:BudgetGuard"
+LEGACY_TYPE = "aifactory:aws:BudgetGuard"
 MAX_NOTIFICATIONS = 10
 MAX_EMAILS = 10
 MAX_ACTION_INSTANCES = 100
@@ -52,23 +52,38 @@ KILL_SWITCH_RETRIES = 2
 KILL_SWITCH_EVENT_AGE_S = 6 * 3600
 
 
-@dataclass
-class BudgetGuardArgs:
+class BudgetGuardArgs(TypedDict):
     monthly_usd: float
     alert_emails: list[str]
-    thresholds_pct: list[int] = field(default_factory=lambda: [50, 80, 100])
-    facility: str | None = None  # cost filter on the cost-allocation tag `<cost_tag_key>=<facility>`
-    cost_tag_key: str = "facility"
-    enforce: str = "none"  # none | stop
-    stop_at_pct: float = 100
-    stop_group_names: Sequence[str] = ()
-    stop_instance_ids: Sequence[pulumi.Input[str]] = ()
-    region: str | None = None  # where the SSM stop action runs (stop_instance_ids)
-    tags: dict[str, str] = field(default_factory=dict)
-    # Activate the cost-allocation tag from this stack (aws.costexplorer.CostAllocationTag). Only the
-    # management (payer) account or a standalone account may, and only once the key has appeared in
-    # billing data (up to 24 hours after the first tagged resource), so it is off by default.
-    activate_cost_tag: bool = False
+    thresholds_pct: NotRequired[list[int]]
+    """Default [50, 80, 100]."""
+    facility: NotRequired[Optional[str]]
+    """Cost filter on the cost-allocation tag `<cost_tag_key>=<facility>`."""
+    cost_tag_key: NotRequired[str]
+    enforce: NotRequired[str]
+    """none (default) | stop"""
+    stop_at_pct: NotRequired[float]
+    stop_group_names: NotRequired[list[str]]
+    stop_instance_ids: NotRequired[list[pulumi.Input[str]]]
+    region: NotRequired[Optional[str]]
+    """Where the SSM stop action runs (stop_instance_ids)."""
+    tags: NotRequired[dict[str, str]]
+    activate_cost_tag: NotRequired[bool]
+    """Activate the cost-allocation tag from this stack (aws.costexplorer.CostAllocationTag). Only the
+    management (payer) account or a standalone account may, and only once the key has appeared in
+    billing data (up to 24 hours after the first tagged resource), so it is off by default."""
+
+
+DEFAULTS = {
+    "thresholds_pct": [50, 80, 100],
+    "cost_tag_key": "facility",
+    "enforce": "none",
+    "stop_at_pct": 100,
+    "stop_group_names": (),
+    "stop_instance_ids": (),
+    "tags": {},
+    "activate_cost_tag": False,
+}
 
 
 def limit_amount(usd: float) -> str:
@@ -121,7 +136,8 @@ class BudgetGuard(pulumi.ComponentResource):
     budget_id: pulumi.Output[str]
     alert_topic_arn: pulumi.Output[str]
 
-    def __init__(self, name: str, args: BudgetGuardArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: BudgetGuardArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args = read_args(BudgetGuardArgs, args, DEFAULTS)
         if isinstance(args.monthly_usd, bool) or not isinstance(args.monthly_usd, (int, float)):
             raise TypeError("monthly_usd must be a plain number (policies read it)")
         if args.enforce not in ("none", "stop"):
@@ -141,7 +157,8 @@ class BudgetGuard(pulumi.ComponentResource):
             raise ValueError(f"a budget action stops at most {MAX_ACTION_INSTANCES} instance IDs")
         if args.stop_instance_ids and not args.region:
             raise ValueError("stop_instance_ids needs region (where the SSM stop document runs)")
-        super().__init__(TYPE, name, None, opts)
+        args.require()
+        super().__init__(TYPE, name, None, legacy_alias(opts, LEGACY_TYPE))
 
         child = pulumi.ResourceOptions(parent=self)
         tags = {**args.tags, "Name": name}

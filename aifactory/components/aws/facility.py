@@ -6,36 +6,43 @@ the region is visible to policies. Nodes get an instance profile with SSM Sessio
 (AmazonSSMManagedInstanceCore), since they have no public IPs and, without `aws.key_name`, no SSH.
 """
 
-from __future__ import annotations
-
 import json
+from typing import NotRequired, Optional, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
 from aifactory import catalog, rules
-from aifactory.spec import FacilitySpec
+from aifactory.components.args import legacy_alias
 from aifactory.components.aws.budget import BudgetGuard, BudgetGuardArgs
 from aifactory.components.aws.filesystem import ParallelFilesystem, ParallelFilesystemArgs
 from aifactory.components.aws.fleet import GpuFleet, GpuFleetArgs
 from aifactory.components.aws.network import ClusterNetwork, ClusterNetworkArgs
-from aifactory.components.common import FacilityExports, budget_alerts
+from aifactory.components.common import budget_alerts
+from aifactory.components.facility_interface import FacilityArgs, FacilityExports, facility_spec
 
-TYPE = "aifactory:aws:Facility"
+TYPE = "aifactory-aws:index:Facility"
+LEGACY_TYPE = "aifactory:aws:Facility"
 SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 
 
-class Facility(FacilityExports, pulumi.ComponentResource):
-    provider: aws.Provider
-    network: ClusterNetwork
-    fleets: dict[str, GpuFleet]
-    filesystems: dict[str, ParallelFilesystem]
-    budget: BudgetGuard | None
+class AwsSettings(TypedDict):
+    key_name: NotRequired[Optional[str]]
+    """An EC2 key pair for SSH; none means SSM Session Manager access only."""
 
-    def __init__(self, name: str, spec: FacilitySpec, opts: pulumi.ResourceOptions | None = None):
+
+class AwsFacilityArgs(FacilityArgs):
+    aws: NotRequired[Optional[AwsSettings]]
+
+
+class Facility(FacilityExports, pulumi.ComponentResource):
+    """A team's AWS AI factory from the aifactory:facility fields: provider, VPC, GPU fleets, FSx for Lustre, budget."""
+
+    def __init__(self, name: str, args: AwsFacilityArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        spec = facility_spec(args, "aws")
         if spec.cloud != "aws":
             raise ValueError(f"aifactory.components.aws builds AWS facilities, not '{spec.cloud}'")
-        super().__init__(TYPE, name, None, opts)
+        super().__init__(TYPE, name, None, legacy_alias(opts, LEGACY_TYPE))
         self.spec = spec
         self.region = spec.region
         tags = spec.merged_tags()
@@ -45,7 +52,7 @@ class Facility(FacilityExports, pulumi.ComponentResource):
         zone = spec.zone
         self.zone = zone
 
-        self.provider = aws.Provider(
+        self.provider: aws.Provider = aws.Provider(
             f"{name}-aws",
             region=spec.region,
             default_tags={"tags": tags},
@@ -67,7 +74,7 @@ class Facility(FacilityExports, pulumi.ComponentResource):
             opts=child,
         )
 
-        self.filesystems = {}
+        self.filesystems: dict[str, ParallelFilesystem] = {}
         lustre = [fs for fs in spec.filesystems if fs.kind == "lustre"]
         for fs in spec.filesystems:
             sku = catalog.storage_sku("aws", fs.kind, fs.throughput_mbps_per_tib)
@@ -80,7 +87,9 @@ class Facility(FacilityExports, pulumi.ComponentResource):
                     capacity_gib=rules.filesystem_size_gib("aws", fs),
                     throughput_mbps_per_tib=int(fs.throughput_mbps_per_tib or sku.throughput_mbps_per_tib),
                     data_repository=fs.data_repository,
-                    network=self.network,
+                    vpc_id=self.network.vpc_id,
+                    cluster_security_group_id=self.network.cluster_security_group_id,
+                    subnet_id=self.network.storage_subnet_id,
                     zone=zone,
                     tags=tags,
                     mount_point="/fsx" if len(lustre) == 1 else f"/fsx/{fs.name}",
@@ -111,7 +120,7 @@ class Facility(FacilityExports, pulumi.ComponentResource):
 
         mounts = [self.filesystems[fs.name].mount() for fs in lustre]
         key_name = spec.aws.key_name if spec.aws else None
-        self.fleets = {}
+        self.fleets: dict[str, GpuFleet] = {}
         for fleet in spec.fleets:
             self.fleets[fleet.name] = GpuFleet(
                 f"{name}-{fleet.name}",
@@ -121,7 +130,8 @@ class Facility(FacilityExports, pulumi.ComponentResource):
                     capacity=fleet.capacity,
                     reservation_id=fleet.reservation_id,
                     zone=zone,
-                    network=self.network,
+                    subnet_id=self.network.compute_subnet_id,
+                    security_group_id=self.network.cluster_security_group_id,
                     tags=tags,
                     filesystems=mounts,
                     key_name=key_name,
@@ -131,7 +141,7 @@ class Facility(FacilityExports, pulumi.ComponentResource):
                 opts=child,
             )
 
-        self.budget = None
+        self.budget: Optional[BudgetGuard] = None
         if spec.budget is not None:
             groups = [g for f in self.fleets.values() for g in f.group_names]
             stop = spec.budget.enforce == "stop" and bool(groups)
@@ -143,11 +153,12 @@ class Facility(FacilityExports, pulumi.ComponentResource):
                     **budget_alerts(spec.budget),
                     facility=spec.name,
                     enforce="stop" if stop else "none",
-                    stop_group_names=groups if stop else (),
+                    stop_group_names=groups if stop else [],
                     region=spec.region,
                     tags=tags,
                 ),
                 opts=child,
             )
 
+        self.set_outputs()
         self.register_outputs(self.exports())

@@ -12,45 +12,71 @@ The file system and its key are registered with `protect=True`: a change that wo
 delete them fails instead of destroying data.
 """
 
-from __future__ import annotations
-
 import shlex
-from dataclasses import dataclass, field
+from typing import Any, NotRequired, Optional, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from aifactory.components.aws.network import ClusterNetwork, security_group_rule
+from aifactory.components.args import legacy_alias, read_args
+from aifactory.components.aws.network import security_group_rule
 from aifactory.components.common import mount_path
 
-TYPE = "aifactory:aws:ParallelFilesystem"
+TYPE = "aifactory-aws:index:ParallelFilesystem"
+LEGACY_TYPE = "aifactory:aws:ParallelFilesystem"
 LUSTRE_PORTS = ((988, 988), (1018, 1023))
 
 
-@dataclass
-class LustreMount:
-    """What a node needs to mount a Lustre file system (DNS name and mount name may be Outputs)."""
+class LustreMount(TypedDict):
+    """What a node needs to mount a Lustre file system."""
 
     dns_name: pulumi.Input[str]
     mount_name: pulumi.Input[str]
-    mount_point: str = "/fsx"
+    mount_point: NotRequired[str]
+    """Default /fsx."""
 
 
-@dataclass
-class ParallelFilesystemArgs:
+class ParallelFilesystemArgs(TypedDict):
     capacity_gib: int
     throughput_mbps_per_tib: int
-    network: ClusterNetwork
     zone: str
-    kind: str = "lustre"
-    data_repository: str | None = None  # s3://bucket/prefix
-    data_repository_path: str = "/data"  # where the S3 prefix appears inside the file system
-    tags: dict[str, str] = field(default_factory=dict)
-    subnet_id: pulumi.Input[str] | None = None  # default: the network's storage subnet (the fleet's zone)
-    deployment_type: str = "PERSISTENT_2"
-    file_system_type_version: str = "2.15"
-    data_compression_type: str = "LZ4"
-    mount_point: str = "/fsx"
+    vpc_id: pulumi.Input[str]
+    """The VPC the file system's security group lives in (the ClusterNetwork's vpcId)."""
+    cluster_security_group_id: pulumi.Input[str]
+    """The GPU nodes' security group, admitted to Lustre (the ClusterNetwork's clusterSecurityGroupId)."""
+    subnet_id: pulumi.Input[str]
+    """The subnet of the file system, in the fleet's zone (the ClusterNetwork's storageSubnetId)."""
+    kind: NotRequired[str]
+    """lustre (the only kind AWS offers here)."""
+    data_repository: NotRequired[Optional[str]]
+    """s3://bucket/prefix"""
+    data_repository_path: NotRequired[str]
+    """Where the S3 prefix appears inside the file system (default /data)."""
+    tags: NotRequired[dict[str, str]]
+    deployment_type: NotRequired[str]
+    file_system_type_version: NotRequired[str]
+    data_compression_type: NotRequired[str]
+    mount_point: NotRequired[str]
+
+
+DEFAULTS = {
+    "kind": "lustre",
+    "data_repository_path": "/data",
+    "tags": {},
+    "deployment_type": "PERSISTENT_2",
+    "file_system_type_version": "2.15",
+    "data_compression_type": "LZ4",
+    "mount_point": "/fsx",
+}
+
+
+def network_links(network: Any) -> dict[str, Any]:
+    """The keys a ClusterNetwork passed as `network` stands for (a Python convenience)."""
+    return {
+        "vpc_id": network.vpc_id,
+        "cluster_security_group_id": network.cluster_security_group_id,
+        "subnet_id": network.storage_subnet_id,
+    }
 
 
 class ParallelFilesystem(pulumi.ComponentResource):
@@ -60,27 +86,28 @@ class ParallelFilesystem(pulumi.ComponentResource):
     file_system_id: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
 
-    def __init__(self, name: str, args: ParallelFilesystemArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: ParallelFilesystemArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args = read_args(ParallelFilesystemArgs, args, DEFAULTS, {"network": network_links})
         if args.kind != "lustre":
             raise ValueError(f"AWS parallel filesystems are FSx for Lustre; '{args.kind}' is not offered")
         if not isinstance(args.capacity_gib, int) or not isinstance(args.throughput_mbps_per_tib, int):
             raise TypeError("capacity_gib and throughput_mbps_per_tib must be plain ints (policies read them)")
         mount_path(args.mount_point)
-        super().__init__(TYPE, name, None, opts)
+        args.require()
+        super().__init__(TYPE, name, None, legacy_alias(opts, LEGACY_TYPE))
         child = pulumi.ResourceOptions(parent=self)
-        net = args.network
         tags = {**args.tags, "Name": name}
 
         sg = aws.ec2.SecurityGroup(
             f"{name}-lustre",
-            vpc_id=net.vpc_id,
+            vpc_id=args.vpc_id,
             description="FSx for Lustre: LNET (TCP 988, 1018-1023) from the cluster and itself",
             tags=tags,
             opts=child,
         )
         for low, high in LUSTRE_PORTS:
             ports = f"{low}" if low == high else f"{low}-{high}"
-            for peer, label in ((net.cluster_security_group_id, "cluster"), (sg.id, "self")):
+            for peer, label in ((args.cluster_security_group_id, "cluster"), (sg.id, "self")):
                 for direction, way in (("in", "from"), ("out", "to")):
                     security_group_rule(
                         direction,
@@ -94,7 +121,7 @@ class ParallelFilesystem(pulumi.ComponentResource):
             security_group_rule(
                 "out",
                 f"{name}-cluster-out-{ports}",
-                net.cluster_security_group_id,
+                args.cluster_security_group_id,
                 ports=(low, high),
                 referenced_security_group_id=sg.id,
                 description=f"Lustre {ports} from the cluster to {name}",
@@ -119,7 +146,7 @@ class ParallelFilesystem(pulumi.ComponentResource):
             data_compression_type=args.data_compression_type,
             kms_key_id=key.arn,
             # pulumi_aws 7 types subnet_ids as one string (FSx for Lustre is single-subnet)
-            subnet_ids=args.subnet_id if args.subnet_id is not None else net.storage_subnet_id,
+            subnet_ids=args.subnet_id,
             security_group_ids=[sg.id],
             copy_tags_to_backups=True,
             tags=tags,
@@ -158,6 +185,6 @@ class ParallelFilesystem(pulumi.ComponentResource):
             }
         )
 
-    def mount(self, mount_point: str | None = None) -> LustreMount:
+    def mount(self, mount_point: Optional[str] = None) -> LustreMount:
         """The mount a GpuFleet needs for this file system."""
-        return LustreMount(self.dns_name, self.mount_name, mount_point or self.mount_point)
+        return LustreMount(dns_name=self.dns_name, mount_name=self.mount_name, mount_point=mount_point or self.mount_point)

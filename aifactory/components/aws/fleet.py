@@ -20,23 +20,21 @@ carries the instance type, capacity and zone as literal tags (`aifactory:instanc
 so a policy reading only the group sees them, and it depends on its launch template explicitly.
 """
 
-from __future__ import annotations
-
 import base64
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import Any, NotRequired, Optional, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
 from aifactory import catalog
+from aifactory.components.args import legacy_alias, read_args
 from aifactory.components.aws.filesystem import LustreMount
-from aifactory.components.aws.network import ClusterNetwork
 from aifactory.components import nodehealth
 from aifactory.components.common import mount_path, render, split_nodes
 
-TYPE = "aifactory:aws:GpuFleet"
+TYPE = "aifactory-aws:index:GpuFleet"
+LEGACY_TYPE = "aifactory:aws:GpuFleet"
 CAPACITIES = ("on-demand", "spot", "reservation", "capacity-block")
 # AWS Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04), resolved by EC2 at launch. The
 # parameter name follows /aws/service/deeplearning/ami/$architecture/$ami_type/latest/ami-id
@@ -50,29 +48,56 @@ USER_DATA_LIMIT = 16 * 1024  # EC2 user data, raw, before base64
 TEMPLATE = "aws-node-bootstrap.sh.j2"
 
 
-@dataclass
-class GpuFleetArgs:
+class GpuFleetArgs(TypedDict):
     instance_type: str
     nodes: int
     zone: str
-    network: ClusterNetwork
-    capacity: str = "on-demand"
-    reservation_id: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-    filesystems: Sequence[LustreMount] = ()
-    image_id: str = DLAMI_BASE_SSM
-    root_volume_gib: int = 200
-    key_name: str | None = None  # none: SSM Session Manager access only
-    instance_profile_arn: pulumi.Input[str] | None = None
-    max_nodes_per_group: int = MAX_NODES_PER_GROUP
-    efa_interfaces: int | None = None  # default: every EFA card the catalog lists for the type
-    placement_group: bool | None = None  # default: a cluster placement group for on-demand and spot
-    metadata_hop_limit: int = 2  # 2 lets containers on the node reach IMDSv2
-    # Node health: the node checks itself at boot (a launch lifecycle hook holds it until it has) and
-    # every `check_interval_minutes`; a failing node is abandoned or marked Unhealthy and replaced.
-    node_check: bool = True
-    check_interval_minutes: int = nodehealth.CHECK_INTERVAL_MINUTES
-    instance_role_name: str | None = None  # with instance_profile_arn: the role the node-health grant goes on
+    subnet_id: pulumi.Input[str]
+    """The nodes' subnet, in `zone` (the ClusterNetwork's computeSubnetId)."""
+    security_group_id: pulumi.Input[str]
+    """The cluster security group on every interface (the ClusterNetwork's clusterSecurityGroupId)."""
+    capacity: NotRequired[str]
+    """on-demand (default) | spot | reservation | capacity-block"""
+    reservation_id: NotRequired[Optional[str]]
+    tags: NotRequired[dict[str, str]]
+    filesystems: NotRequired[list[LustreMount]]
+    """Lustre file systems every node mounts at boot."""
+    image_id: NotRequired[str]
+    root_volume_gib: NotRequired[int]
+    key_name: NotRequired[Optional[str]]
+    """An EC2 key pair; none: SSM Session Manager access only."""
+    instance_profile_arn: NotRequired[Optional[pulumi.Input[str]]]
+    max_nodes_per_group: NotRequired[int]
+    efa_interfaces: NotRequired[Optional[int]]
+    """Default: every EFA card the catalog lists for the type."""
+    placement_group: NotRequired[Optional[bool]]
+    """Default: a cluster placement group for on-demand and spot."""
+    metadata_hop_limit: NotRequired[int]
+    """Default 2, which lets containers on the node reach IMDSv2."""
+    node_check: NotRequired[bool]
+    """Default true: the node checks itself at boot (a launch lifecycle hook holds it until it has) and
+    every `check_interval_minutes`; a failing node is abandoned or marked Unhealthy and replaced."""
+    check_interval_minutes: NotRequired[int]
+    instance_role_name: NotRequired[Optional[pulumi.Input[str]]]
+    """With instance_profile_arn: the role the node-health grant goes on."""
+
+
+DEFAULTS = {
+    "capacity": "on-demand",
+    "tags": {},
+    "filesystems": [],
+    "image_id": DLAMI_BASE_SSM,
+    "root_volume_gib": 200,
+    "max_nodes_per_group": MAX_NODES_PER_GROUP,
+    "metadata_hop_limit": 2,
+    "node_check": True,
+    "check_interval_minutes": nodehealth.CHECK_INTERVAL_MINUTES,
+}
+
+
+def network_links(network: Any) -> dict[str, Any]:
+    """The keys a ClusterNetwork passed as `network` stands for (a Python convenience)."""
+    return {"subnet_id": network.compute_subnet_id, "security_group_id": network.cluster_security_group_id}
 
 
 def efa_interface_count(instance_type: str) -> int:
@@ -144,7 +169,9 @@ class GpuFleet(pulumi.ComponentResource):
     group_ids: list[pulumi.Output[str]]
     launch_template_id: pulumi.Output[str]
 
-    def __init__(self, name: str, args: GpuFleetArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: GpuFleetArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        network = args.get("network") if isinstance(args, dict) else None
+        args = read_args(GpuFleetArgs, args, DEFAULTS, {"network": network_links})
         if args.capacity not in CAPACITIES:
             raise ValueError(f"capacity must be one of {', '.join(CAPACITIES)}, not '{args.capacity}'")
         if args.capacity in ("reservation", "capacity-block") and not args.reservation_id:
@@ -153,12 +180,12 @@ class GpuFleet(pulumi.ComponentResource):
             raise TypeError("nodes must be a plain int (policies read it)")
         if not isinstance(args.instance_type, str) or not isinstance(args.zone, str):
             raise TypeError("instance_type and zone must be plain strings (policies read them)")
-        if getattr(args.network, "zone", args.zone) != args.zone:
-            raise ValueError(f"fleet zone {args.zone} differs from its network's zone {args.network.zone}")
-        super().__init__(TYPE, name, None, opts)
+        if getattr(network, "zone", args.zone) != args.zone:
+            raise ValueError(f"fleet zone {args.zone} differs from its network's zone {network.zone}")
+        args.require()
+        super().__init__(TYPE, name, None, legacy_alias(opts, LEGACY_TYPE))
 
         child = pulumi.ResourceOptions(parent=self)
-        net = args.network
         efa = args.efa_interfaces if args.efa_interfaces is not None else efa_interface_count(args.instance_type)
         want_pg = args.placement_group
         if want_pg is None:
@@ -169,9 +196,9 @@ class GpuFleet(pulumi.ComponentResource):
         sizes = split_nodes(args.nodes, args.max_nodes_per_group)
         names = [name if len(sizes) == 1 else f"{name}-{i:03d}" for i in range(len(sizes))]
 
-        mounts = list(args.filesystems)
+        mounts = [m.mount() if hasattr(m, "mount") else m for m in args.filesystems]
         for m in mounts:
-            mount_path(m.mount_point)
+            mount_path(m.get("mount_point", "/fsx"))
         context = {
             "fleet": name,
             "instance_type": args.instance_type,
@@ -201,13 +228,13 @@ class GpuFleet(pulumi.ComponentResource):
                                    opts=child)
         if mounts:
             encoded = pulumi.Output.all(
-                *[m.dns_name for m in mounts], *[m.mount_name for m in mounts]
+                *[m["dns_name"] for m in mounts], *[m["mount_name"] for m in mounts]
             ).apply(
                 lambda values: user_data(
                     {
                         **context,
                         "mounts": [
-                            {"dns_name": values[i], "mount_name": values[len(mounts) + i], "mount_point": m.mount_point}
+                            {"dns_name": values[i], "mount_name": values[len(mounts) + i], "mount_point": m.get("mount_point", "/fsx")}
                             for i, m in enumerate(mounts)
                         ],
                     }
@@ -234,7 +261,7 @@ class GpuFleet(pulumi.ComponentResource):
             key_name=args.key_name,
             iam_instance_profile={"arn": profile_arn} if profile_arn else None,
             user_data=encoded,
-            network_interfaces=network_interfaces(efa, net.compute_subnet_id, net.cluster_security_group_id),
+            network_interfaces=network_interfaces(efa, args.subnet_id, args.security_group_id),
             metadata_options={
                 "http_endpoint": "enabled",
                 "http_tokens": "required",
@@ -287,7 +314,7 @@ class GpuFleet(pulumi.ComponentResource):
                 min_size=size,
                 max_size=size,
                 desired_capacity=size,
-                vpc_zone_identifiers=[net.compute_subnet_id],
+                vpc_zone_identifiers=[args.subnet_id],
                 launch_template={"id": template.id, "version": "$Latest"},
                 placement_group=placement,
                 health_check_type="EC2",

@@ -17,17 +17,17 @@ The public subnet (NAT only) is carved from the upper half of the storage slot, 
 and storage subnets never change when NAT is switched on or off.
 """
 
-from __future__ import annotations
-
 import ipaddress
-from dataclasses import dataclass, field
+from typing import NotRequired, Optional, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
 from aifactory import netplan, rules
+from aifactory.components.args import ComponentArgs, legacy_alias, read_args
 
-TYPE = "aifactory:aws:ClusterNetwork"
+TYPE = "aifactory-aws:index:ClusterNetwork"
+LEGACY_TYPE = "aifactory:aws:ClusterNetwork"
 
 
 def zone_inputs(zone: str) -> dict[str, str]:
@@ -65,19 +65,28 @@ def security_group_rule(
     )
 
 
-@dataclass
-class ClusterNetworkArgs:
+class ClusterNetworkArgs(TypedDict):
     region: str
+    """AWS region, e.g. us-east-1."""
     cidr: str
-    zone: str  # a zone name (us-east-1a) or a zone ID (use1-az4)
-    tags: dict[str, str] = field(default_factory=dict)
-    nat: bool = False
-    compute_cidr: str | None = None  # default: netplan slot 0
-    storage_cidr: str | None = None  # default: lower half of netplan slot 1
-    public_cidr: str | None = None  # default: first /26 of the upper half of netplan slot 1 (NAT only)
+    """The VPC's CIDR, carved into the compute, storage (and public) subnets."""
+    zone: str
+    """A zone name (us-east-1a) or a zone ID (use1-az4)."""
+    tags: NotRequired[dict[str, str]]
+    nat: NotRequired[bool]
+    """A public subnet, internet gateway and NAT gateway for egress (default false)."""
+    compute_cidr: NotRequired[Optional[str]]
+    """Default: netplan slot 0."""
+    storage_cidr: NotRequired[Optional[str]]
+    """Default: the lower half of netplan slot 1."""
+    public_cidr: NotRequired[Optional[str]]
+    """Default: the first /26 of the upper half of netplan slot 1 (NAT only)."""
 
 
-def _carve(args: ClusterNetworkArgs) -> tuple[str, str, str]:
+DEFAULTS = {"tags": {}, "nat": False}
+
+
+def _carve(args: ComponentArgs) -> tuple[str, str, str]:
     plan = netplan.plan(args.cidr)
     slot = ipaddress.ip_network(plan.storage)
     if slot.prefixlen >= 28:
@@ -99,9 +108,11 @@ class ClusterNetwork(pulumi.ComponentResource):
     cluster_security_group_id: pulumi.Output[str]
     private_route_table_id: pulumi.Output[str]
 
-    def __init__(self, name: str, args: ClusterNetworkArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: ClusterNetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args = read_args(ClusterNetworkArgs, args, DEFAULTS)
+        args.require()
         compute_cidr, storage_cidr, public_cidr = _carve(args)
-        super().__init__(TYPE, name, None, opts)
+        super().__init__(TYPE, name, None, legacy_alias(opts, LEGACY_TYPE))
         self.region = args.region
         self.zone = args.zone
         self.compute_cidr, self.storage_cidr = compute_cidr, storage_cidr

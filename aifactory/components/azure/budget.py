@@ -9,29 +9,37 @@ when thresholds x 2 exceed five the notifications are spread over several budget
 amount: `<name>` (Actual) and `<name>-forecast` (Forecasted), each chunked by five.
 """
 
-from __future__ import annotations
-
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import NotRequired, Optional, TypedDict
 
 import pulumi
 import pulumi_azure_native as azure_native
+
+from aifactory.components.args import legacy_alias, read_args
+
+TYPE = "aifactory-azure:index:BudgetGuard"
+LEGACY_TYPE = "aifactory:azure:BudgetGuard"
 
 MAX_NOTIFICATIONS = 5
 ACTION_GROUP_LOCATION = "global"  # action groups are global resources
 SHORT_NAME_MAX = 12  # groupShortName limit
 
 
-@dataclass
-class BudgetGuardArgs:
+class BudgetGuardArgs(TypedDict):
     monthly_usd: float
-    alert_emails: Sequence[str]
-    scope: pulumi.Input[str]  # the resource group ID the budget watches
-    resource_group_name: pulumi.Input[str]  # where the action group lives
-    thresholds_pct: Sequence[int] = (50, 80, 100)
-    tags: dict[str, str] = field(default_factory=dict)
-    start_date: str | None = None  # "YYYY-MM-01T00:00:00Z"; else the first day of the current month (UTC)
+    alert_emails: list[str]
+    scope: pulumi.Input[str]
+    """The resource group ID the budget watches."""
+    resource_group_name: pulumi.Input[str]
+    """Where the action group lives."""
+    thresholds_pct: NotRequired[list[int]]
+    """Default [50, 80, 100]."""
+    tags: NotRequired[dict[str, str]]
+    start_date: NotRequired[Optional[str]]
+    """YYYY-MM-01T00:00:00Z; else the first day of the current month (UTC)."""
+
+
+DEFAULTS = {"thresholds_pct": [50, 80, 100], "tags": {}}
 
 
 class BudgetGuard(pulumi.ComponentResource):
@@ -40,12 +48,14 @@ class BudgetGuard(pulumi.ComponentResource):
     budget_name: str
     budget_names: list[str]
 
-    def __init__(self, name: str, args: BudgetGuardArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: BudgetGuardArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args = read_args(BudgetGuardArgs, args, DEFAULTS)
         if args.monthly_usd <= 0:
             raise ValueError("monthly_usd must be positive")
         if not args.alert_emails:
             raise ValueError("at least one alert email")
-        super().__init__("aifactory:azure:BudgetGuard", name, None, opts)
+        args.require()
+        super().__init__(TYPE, name, None, legacy_alias(opts, LEGACY_TYPE))
         start = args.start_date or first_of_month()
         emails = list(args.alert_emails)
 
@@ -100,7 +110,7 @@ class BudgetGuard(pulumi.ComponentResource):
         )
 
 
-def first_of_month(today: dt.date | None = None) -> str:
+def first_of_month(today: Optional[dt.date] = None) -> str:
     today = today or dt.datetime.now(dt.timezone.utc).date()
     return f"{today.year:04d}-{today.month:02d}-01T00:00:00Z"
 

@@ -1,14 +1,15 @@
 """Facility on Azure: one provider and one resource group per facility, then network, fleets,
 filesystems and the budget, from a resolved `FacilitySpec`."""
 
-from __future__ import annotations
+from typing import NotRequired, Optional, TypedDict
 
 import pulumi
 import pulumi_azure_native as azure_native
 
 from aifactory import rules
-from aifactory.spec import FacilitySpec
-from aifactory.components.common import FacilityExports, budget_alerts
+from aifactory.components.args import legacy_alias
+from aifactory.components.common import budget_alerts
+from aifactory.components.facility_interface import FacilityArgs, FacilityExports, facility_spec
 
 from .budget import BudgetGuard, BudgetGuardArgs
 from .filesystem import ParallelFilesystem, ParallelFilesystemArgs
@@ -16,15 +17,31 @@ from .fleet import GpuFleet, GpuFleetArgs
 from .network import ClusterNetwork, ClusterNetworkArgs
 
 
+TYPE = "aifactory-azure:index:Facility"
+LEGACY_TYPE = "aifactory:azure:Facility"
+
+
+class AzureSettings(TypedDict):
+    admin_username: NotRequired[str]
+    """Default azureuser."""
+    ssh_public_keys: NotRequired[list[str]]
+
+
+class AzureFacilityArgs(FacilityArgs):
+    azure: NotRequired[Optional[AzureSettings]]
+
+
 class Facility(FacilityExports, pulumi.ComponentResource):
     """A team's Azure AI factory: resource group, VNet, GPU scale sets, Managed Lustre, budget."""
 
-    def __init__(self, name: str, spec: FacilitySpec, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("aifactory:azure:Facility", name, None, opts)
+    def __init__(self, name: str, args: AzureFacilityArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        spec = facility_spec(args, "azure")
+        super().__init__(TYPE, name, None, legacy_alias(opts, LEGACY_TYPE))
         if spec.cloud != "azure":
             raise ValueError(f"aifactory.components.azure builds Azure facilities, not {spec.cloud}")
         self.spec = spec
         self.region = spec.region
+        self.zone = spec.zone
         tags = spec.merged_tags()
         azure = spec.azure
 
@@ -65,7 +82,9 @@ class Facility(FacilityExports, pulumi.ComponentResource):
                     kind=fs.kind,
                     capacity_gib=rules.filesystem_size_gib("azure", fs),
                     throughput_mbps_per_tib=fs.throughput_mbps_per_tib or 0,
-                    network=self.network,
+                    resource_group_name=self.network.resource_group_name,
+                    region=self.network.region,
+                    subnet_id=self.network.storage_subnet_id,
                     data_repository=fs.data_repository,
                     zone=spec.zone,
                     tags=tags,
@@ -81,19 +100,21 @@ class Facility(FacilityExports, pulumi.ComponentResource):
                 GpuFleetArgs(
                     instance_type=fleet.instance_type or "",
                     nodes=fleet.nodes,
-                    network=self.network,
+                    resource_group_name=self.network.resource_group_name,
+                    region=self.network.region,
+                    subnet_id=self.network.compute_subnet_id,
                     admin_username=azure.admin_username if azure else "azureuser",
                     ssh_public_keys=list(azure.ssh_public_keys) if azure else [],
                     capacity=fleet.capacity,
                     reservation_id=fleet.reservation_id,
                     zone=spec.zone,
-                    filesystems=list(self.filesystems.values()),
+                    filesystems=[fs.mount() for fs in self.filesystems.values()],
                     tags=tags,
                 ),
                 opts=child,
             )
 
-        self.budget = None
+        self.budget: Optional[BudgetGuard] = None
         if spec.budget is not None:
             self.budget = BudgetGuard(
                 f"{name}-budget",
@@ -106,6 +127,7 @@ class Facility(FacilityExports, pulumi.ComponentResource):
                 opts=child,
             )
 
+        self.set_outputs()
         self.register_outputs(
             {
                 "region": self.region,

@@ -14,20 +14,20 @@ resource ID with `data_repository_account_id` (the storage account's resource ID
 that, the account assumed to live in `data_repository_resource_group` of the current subscription.
 """
 
-from __future__ import annotations
-
 import re
 import shlex
-from dataclasses import dataclass, field
+from typing import Any, NotRequired, Optional, TypedDict
 from urllib.parse import urlparse
 
 import pulumi
 import pulumi_azure_native as azure_native
 
 from aifactory import catalog
+from aifactory.components.args import ComponentArgs, legacy_alias, read_args
 from aifactory.components.common import mount_path
 
-from .network import ClusterNetwork
+TYPE = "aifactory-azure:index:ParallelFilesystem"
+LEGACY_TYPE = "aifactory:azure:ParallelFilesystem"
 
 LUSTRE_FSNAME = "lustrefs"  # the fixed internal Lustre name of every Azure Managed Lustre filesystem
 MOUNT_OPTIONS = "noatime,flock"
@@ -36,21 +36,52 @@ _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _BLOB_HOST = re.compile(r"^([a-z0-9]{3,24})\.blob\.core\.windows\.net$")
 
 
-@dataclass
-class ParallelFilesystemArgs:
-    kind: str  # "lustre" (the only kind Azure offers here)
-    capacity_gib: int  # in the catalog's GiB (1 TiB = 1024 GiB); must sit on the SKU's steps
-    throughput_mbps_per_tib: int  # 40 | 125 | 250 | 500, picks the AMLFS-Durable-Premium-<n> SKU
-    network: ClusterNetwork
-    data_repository: str | None = None  # https://<account>.blob.core.windows.net/<container>[/prefix] or a container ID
-    zone: str | None = None  # "1" | "2" | "3"; one zone, the GPU nodes' zone for full performance
-    tags: dict[str, str] = field(default_factory=dict)
-    maintenance_day: str = "Sunday"
-    maintenance_time_utc: str = "02:00"
-    data_repository_account_id: str | None = None  # /subscriptions/.../storageAccounts/<account>
-    data_repository_resource_group: pulumi.Input[str] | None = None  # else the network's resource group
-    logging_container: str | None = None  # else "<container>-logs" in the same account (must exist)
-    mount_path: str | None = None  # where nodes mount it; else /mnt/<name>
+class LustreMount(TypedDict):
+    """What a node needs to mount an Azure Managed Lustre filesystem."""
+
+    name: str
+    mount_path: str
+    mgs_address: pulumi.Input[str]
+
+
+class ParallelFilesystemArgs(TypedDict):
+    kind: str
+    """lustre (the only kind Azure offers here)."""
+    capacity_gib: int
+    """In the catalog's GiB (1 TiB = 1024 GiB); must sit on the SKU's steps."""
+    throughput_mbps_per_tib: int
+    """40 | 125 | 250 | 500, picks the AMLFS-Durable-Premium-<n> SKU."""
+    resource_group_name: pulumi.Input[str]
+    region: str
+    subnet_id: pulumi.Input[str]
+    """The filesystem subnet (the ClusterNetwork's storageSubnetId)."""
+    data_repository: NotRequired[Optional[str]]
+    """https://<account>.blob.core.windows.net/<container>[/prefix] or a container resource ID."""
+    zone: NotRequired[Optional[str]]
+    """1 | 2 | 3; one zone, the GPU nodes' zone for full performance."""
+    tags: NotRequired[dict[str, str]]
+    maintenance_day: NotRequired[str]
+    maintenance_time_utc: NotRequired[str]
+    data_repository_account_id: NotRequired[Optional[str]]
+    """/subscriptions/.../storageAccounts/<account>"""
+    data_repository_resource_group: NotRequired[Optional[pulumi.Input[str]]]
+    """Else the filesystem's resource group."""
+    logging_container: NotRequired[Optional[str]]
+    """Else <container>-logs in the same account (must exist)."""
+    mount_path: NotRequired[Optional[str]]
+    """Where nodes mount it; else /mnt/<name>."""
+
+
+DEFAULTS = {"tags": {}, "maintenance_day": "Sunday", "maintenance_time_utc": "02:00"}
+
+
+def network_links(network: Any) -> dict[str, Any]:
+    """The keys a ClusterNetwork passed as `network` stands for (a Python convenience)."""
+    return {
+        "resource_group_name": network.resource_group_name,
+        "region": network.region,
+        "subnet_id": network.storage_subnet_id,
+    }
 
 
 class ParallelFilesystem(pulumi.ComponentResource):
@@ -61,7 +92,8 @@ class ParallelFilesystem(pulumi.ComponentResource):
     mgs_address: pulumi.Output[str]
     mount_command: pulumi.Output[str]
 
-    def __init__(self, name: str, args: ParallelFilesystemArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: ParallelFilesystemArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args = read_args(ParallelFilesystemArgs, args, DEFAULTS, {"network": network_links})
         if args.kind != "lustre":
             raise ValueError(f"Azure offers Managed Lustre only, not {args.kind!r}")
         sku = catalog.storage_sku("azure", "lustre", args.throughput_mbps_per_tib)
@@ -76,23 +108,23 @@ class ParallelFilesystem(pulumi.ComponentResource):
         if args.maintenance_day not in DAYS or not _TIME.match(args.maintenance_time_utc):
             raise ValueError("maintenance window: a weekday name (e.g. 'Sunday') and a UTC time 'HH:MM'")
         path = mount_path(args.mount_path or f"/mnt/{name}")
-        super().__init__("aifactory:azure:ParallelFilesystem", name, None, opts)
+        args.require()
+        super().__init__(TYPE, name, None, legacy_alias(opts, LEGACY_TYPE))
 
-        network = args.network
         self.sku = sku.sku
         capacity_tib = args.capacity_gib / sku.gib_per_tib
         self.capacity_tib = int(capacity_tib) if capacity_tib == int(capacity_tib) else capacity_tib
         self.mount_path = path
-        hsm = _hsm_settings(args, network, self) if args.data_repository else None
+        hsm = _hsm_settings(args, self) if args.data_repository else None
 
         self.filesystem = azure_native.storagecache.AmlFilesystem(
             name,
             aml_filesystem_name=name,
-            resource_group_name=network.resource_group_name,
-            location=network.region,
+            resource_group_name=args.resource_group_name,
+            location=args.region,
             sku={"name": sku.sku},
             storage_capacity_ti_b=self.capacity_tib,
-            filesystem_subnet=network.storage_subnet_id,
+            filesystem_subnet=args.subnet_id,
             zones=[args.zone] if args.zone else None,
             maintenance_window={"day_of_week": args.maintenance_day, "time_of_day_utc": args.maintenance_time_utc},
             hsm=hsm,
@@ -115,6 +147,10 @@ class ParallelFilesystem(pulumi.ComponentResource):
             }
         )
 
+    def mount(self) -> LustreMount:
+        """The mount a GpuFleet needs for this filesystem."""
+        return LustreMount(name=self._name, mount_path=self.mount_path, mgs_address=self.mgs_address)
+
 
 def mount_command(mgs_address: str | None, mount_path: str) -> str:
     """The mount the Azure docs give: `mount -t lustre -o noatime,flock <MGS>@tcp:/lustrefs <path>`."""
@@ -130,7 +166,7 @@ def _mgs_address(client_info) -> str | None:
     return getattr(client_info, "mgs_address", None)
 
 
-def _hsm_settings(args: ParallelFilesystemArgs, network: ClusterNetwork, parent: pulumi.Resource) -> dict:
+def _hsm_settings(args: ComponentArgs, parent: pulumi.Resource) -> dict:
     repository = args.data_repository or ""
     if repository.startswith("/subscriptions/"):
         container_id = repository.rstrip("/")
@@ -146,7 +182,7 @@ def _hsm_settings(args: ParallelFilesystemArgs, network: ClusterNetwork, parent:
             subscription = azure_native.authorization.get_client_config_output(
                 opts=pulumi.InvokeOutputOptions(parent=parent)
             ).subscription_id
-            group = args.data_repository_resource_group or network.resource_group_name
+            group = args.data_repository_resource_group or args.resource_group_name
             account_id = pulumi.Output.concat(
                 "/subscriptions/", subscription, "/resourceGroups/", group,
                 "/providers/Microsoft.Storage/storageAccounts/", account,

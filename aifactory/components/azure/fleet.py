@@ -13,21 +13,22 @@ does not allow a capacity reservation together with a proximity placement group 
 placement group, so reserved sets are built without both (and IB across them is not guaranteed).
 """
 
-from __future__ import annotations
-
 import base64
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import Any, NotRequired, Optional, TypedDict
 
 import pulumi
 import pulumi_azure_native as azure_native
 
 from aifactory import catalog
 from aifactory.components import nodehealth
+from aifactory.components.args import ComponentArgs, legacy_alias, read_args
 from aifactory.components.common import render, split_nodes
 
-from .filesystem import LUSTRE_FSNAME, MOUNT_OPTIONS, ParallelFilesystem
-from .network import ClusterNetwork
+from .filesystem import LUSTRE_FSNAME, MOUNT_OPTIONS, LustreMount
+
+TYPE = "aifactory-azure:index:GpuFleet"
+LEGACY_TYPE = "aifactory:azure:GpuFleet"
 
 # A scale set with singlePlacementGroup=true holds at most 100 VMs (Azure docs, "Virtual Machine
 # Scale Sets and placement groups"; VirtualMachineScaleSetProperties.SinglePlacementGroup).
@@ -69,27 +70,59 @@ APPLICATION_HEALTH = {
 REPAIR_GRACE = "PT%dM" % (nodehealth.BOOT_CHECK_SECONDS // 60)
 
 
-@dataclass
-class GpuFleetArgs:
-    instance_type: str  # VM size, e.g. "Standard_ND96isr_H100_v5" (literal sku.name)
-    nodes: int  # VMs in the fleet (literal sku.capacity of each set)
-    network: ClusterNetwork
+class GpuFleetArgs(TypedDict):
+    instance_type: str
+    """VM size, e.g. Standard_ND96isr_H100_v5 (literal sku.name)."""
+    nodes: int
+    """VMs in the fleet (literal sku.capacity of each set)."""
+    resource_group_name: pulumi.Input[str]
+    region: str
+    subnet_id: pulumi.Input[str]
+    """The compute subnet (the ClusterNetwork's computeSubnetId)."""
     admin_username: str
-    ssh_public_keys: Sequence[str]
-    capacity: str = "on-demand"  # on-demand | spot | reservation
-    reservation_id: str | None = None  # capacity reservation group resource ID, for "reservation"
-    zone: str | None = None  # "1" | "2" | "3"
-    filesystems: Sequence[ParallelFilesystem] = ()  # Managed Lustre filesystems every node mounts
-    tags: dict[str, str] = field(default_factory=dict)
-    image: dict[str, str] | None = None  # {publisher, offer, sku, version}; else the Ubuntu-HPC image
-    os_disk_gb: int = 256
-    max_per_set: int = MAX_VMS_PER_SET
-    group_prefix: str | None = None  # set names are <prefix>[-NNN]; else the component name
-    encryption_at_host: bool = False  # needs the EncryptionAtHost feature on the subscription
-    # Node health: the node checks itself at boot and every `check_interval_minutes`; the Application
-    # Health extension probes its endpoint and automatic repairs replace a node that stays unhealthy.
-    node_check: bool = True
-    check_interval_minutes: int = nodehealth.CHECK_INTERVAL_MINUTES
+    ssh_public_keys: list[str]
+    capacity: NotRequired[str]
+    """on-demand (default) | spot | reservation"""
+    reservation_id: NotRequired[Optional[str]]
+    """Capacity reservation group resource ID, for reservation."""
+    zone: NotRequired[Optional[str]]
+    """1 | 2 | 3"""
+    filesystems: NotRequired[list[LustreMount]]
+    """Managed Lustre filesystems every node mounts."""
+    tags: NotRequired[dict[str, str]]
+    image: NotRequired[Optional[dict[str, str]]]
+    """{publisher, offer, sku, version}; else the Ubuntu-HPC image."""
+    os_disk_gb: NotRequired[int]
+    max_per_set: NotRequired[int]
+    group_prefix: NotRequired[Optional[str]]
+    """Set names are <prefix>[-NNN]; else the component name."""
+    encryption_at_host: NotRequired[bool]
+    """Needs the EncryptionAtHost feature on the subscription."""
+    node_check: NotRequired[bool]
+    """Default true: the node checks itself at boot and every `check_interval_minutes`; the Application
+    Health extension probes its endpoint and automatic repairs replace a node that stays unhealthy."""
+    check_interval_minutes: NotRequired[int]
+
+
+DEFAULTS = {
+    "capacity": "on-demand",
+    "filesystems": [],
+    "tags": {},
+    "os_disk_gb": 256,
+    "max_per_set": MAX_VMS_PER_SET,
+    "encryption_at_host": False,
+    "node_check": True,
+    "check_interval_minutes": nodehealth.CHECK_INTERVAL_MINUTES,
+}
+
+
+def network_links(network: Any) -> dict[str, Any]:
+    """The keys a ClusterNetwork passed as `network` stands for (a Python convenience)."""
+    return {
+        "resource_group_name": network.resource_group_name,
+        "region": network.region,
+        "subnet_id": network.compute_subnet_id,
+    }
 
 
 class GpuFleet(pulumi.ComponentResource):
@@ -98,7 +131,8 @@ class GpuFleet(pulumi.ComponentResource):
     group_names: list[str]
     group_ids: pulumi.Output[list[str]]
 
-    def __init__(self, name: str, args: GpuFleetArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: GpuFleetArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args = read_args(GpuFleetArgs, args, DEFAULTS, {"network": network_links})
         if args.capacity not in CAPACITIES:
             raise ValueError(f"capacity on Azure is one of {CAPACITIES}, not {args.capacity!r}")
         if args.capacity == "reservation" and not args.reservation_id:
@@ -107,9 +141,9 @@ class GpuFleet(pulumi.ComponentResource):
             raise ValueError("at least one SSH public key: Azure GPU nodes allow SSH keys only")
         if args.max_per_set > MAX_VMS_PER_SET:
             raise ValueError(f"a single-placement-group scale set holds at most {MAX_VMS_PER_SET} VMs")
-        super().__init__("aifactory:azure:GpuFleet", name, None, opts)
+        args.require()
+        super().__init__(TYPE, name, None, legacy_alias(opts, LEGACY_TYPE))
 
-        network = args.network
         itype = catalog.instance("azure", args.instance_type)
         key = args.instance_type.lower()
         reserved = args.capacity == "reservation"
@@ -124,8 +158,8 @@ class GpuFleet(pulumi.ComponentResource):
             self.placement_group = azure_native.compute.ProximityPlacementGroup(
                 f"{name}-ppg",
                 proximity_placement_group_name=f"{name}-ppg",
-                resource_group_name=network.resource_group_name,
-                location=network.region,
+                resource_group_name=args.resource_group_name,
+                location=args.region,
                 proximity_placement_group_type="Standard",
                 zones=[args.zone] if args.zone else None,
                 tags=tags,
@@ -138,11 +172,11 @@ class GpuFleet(pulumi.ComponentResource):
             fabric=itype.fabric if itype else "none",
             ib_ports=(itype.fabric_interfaces or 0) if itype else 0,
             topology_file=TOPOLOGY_BY_TYPE.get(key),
-            filesystems=args.filesystems,
+            filesystems=[fs.mount() if hasattr(fs, "mount") else fs for fs in args.filesystems],
             node_check=args.node_check,
             **(nodehealth.context("azure", args.instance_type, args.check_interval_minutes) if args.node_check else {}),
         )
-        profile = _vm_profile(args, self.image, custom_data, network)
+        profile = _vm_profile(args, self.image, custom_data)
         if args.node_check:
             profile["extension_profile"] = {"extensions": [APPLICATION_HEALTH]}
 
@@ -152,8 +186,8 @@ class GpuFleet(pulumi.ComponentResource):
                 azure_native.compute.VirtualMachineScaleSet(
                     set_name,
                     vm_scale_set_name=set_name,
-                    resource_group_name=network.resource_group_name,
-                    location=network.region,
+                    resource_group_name=args.resource_group_name,
+                    location=args.region,
                     sku={"name": args.instance_type, "tier": "Standard", "capacity": size},
                     orchestration_mode="Uniform",
                     # InfiniBand spans one placement group only; a capacity reservation forbids it.
@@ -191,7 +225,7 @@ def _group(prefix: str, index: int, groups: int) -> str:
     return prefix if groups == 1 else f"{prefix}-{index:03d}"
 
 
-def _vm_profile(args: GpuFleetArgs, image: dict, custom_data: pulumi.Input[str], network: ClusterNetwork) -> dict:
+def _vm_profile(args: ComponentArgs, image: dict, custom_data: pulumi.Input[str]) -> dict:
     user = args.admin_username
     profile: dict = {
         "priority": "Spot" if args.capacity == "spot" else "Regular",
@@ -228,7 +262,7 @@ def _vm_profile(args: GpuFleetArgs, image: dict, custom_data: pulumi.Input[str],
                     "enable_ip_forwarding": False,
                     # No public_ip_address_configuration: GPU nodes are private.
                     "ip_configurations": [
-                        {"name": "primary", "primary": True, "subnet": {"id": network.compute_subnet_id}}
+                        {"name": "primary", "primary": True, "subnet": {"id": args.subnet_id}}
                     ],
                 }
             ]
@@ -245,12 +279,12 @@ def _vm_profile(args: GpuFleetArgs, image: dict, custom_data: pulumi.Input[str],
     return profile
 
 
-def _custom_data(*, filesystems: Sequence[ParallelFilesystem], **context) -> pulumi.Output[str]:
+def _custom_data(*, filesystems: Sequence[LustreMount], **context) -> pulumi.Output[str]:
     """Base64 custom data from the jinja2 template; the Lustre MGS addresses are only known after deploy."""
 
-    def encode(addresses: list[str | None]) -> str:
+    def encode(addresses: list[Optional[str]]) -> str:
         mounts = [
-            {"name": fs._name, "path": fs.mount_path, "mgs": mgs or "", "fsname": LUSTRE_FSNAME,
+            {"name": fs["name"], "path": fs["mount_path"], "mgs": mgs or "", "fsname": LUSTRE_FSNAME,
              "options": MOUNT_OPTIONS}
             for fs, mgs in zip(filesystems, addresses, strict=True)
         ]
@@ -260,4 +294,4 @@ def _custom_data(*, filesystems: Sequence[ParallelFilesystem], **context) -> pul
         )
         return base64.b64encode(script.encode()).decode()
 
-    return pulumi.Output.all(*[fs.mgs_address for fs in filesystems]).apply(encode)
+    return pulumi.Output.all(*[fs["mgs_address"] for fs in filesystems]).apply(encode)

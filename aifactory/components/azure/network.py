@@ -7,14 +7,16 @@ make the intent visible to a reviewer and to the policy pack). Both subnets are 
 through the optional NAT gateway.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field
+from typing import NotRequired, Optional, TypedDict
 
 import pulumi
 import pulumi_azure_native as azure_native
 
 from aifactory import netplan
+from aifactory.components.args import legacy_alias, read_args
+
+TYPE = "aifactory-azure:index:ClusterNetwork"
+LEGACY_TYPE = "aifactory:azure:ClusterNetwork"
 
 # Explicit NSG rules (priority 100..4096; lower wins). The Internet deny sits above the
 # platform defaults (65000+) so that nothing added later between them can open the cluster.
@@ -23,16 +25,22 @@ RULE_DENY_INTERNET_IN = 4000
 RULE_ALLOW_VNET_OUT = 100
 
 
-@dataclass
-class ClusterNetworkArgs:
-    region: str  # Azure location, e.g. "eastus" (literal on every resource)
-    cidr: str  # the VNet address space; carved by aifactory.netplan unless the subnets are given
+class ClusterNetworkArgs(TypedDict):
+    region: str
+    """Azure location, e.g. eastus (literal on every resource)."""
+    cidr: str
+    """The VNet address space; carved by aifactory.netplan unless the subnets are given."""
     resource_group_name: pulumi.Input[str]
-    zone: str | None = None  # "1" | "2" | "3"; zonal NAT gateway and public IP when set
-    tags: dict[str, str] = field(default_factory=dict)
-    nat: bool = False  # a NAT gateway for Internet egress from the compute subnet
-    compute_cidr: str | None = None
-    storage_cidr: str | None = None
+    zone: NotRequired[Optional[str]]
+    """1 | 2 | 3; zonal NAT gateway and public IP when set."""
+    tags: NotRequired[dict[str, str]]
+    nat: NotRequired[bool]
+    """A NAT gateway for Internet egress from the compute subnet."""
+    compute_cidr: NotRequired[Optional[str]]
+    storage_cidr: NotRequired[Optional[str]]
+
+
+DEFAULTS = {"tags": {}, "nat": False}
 
 
 class ClusterNetwork(pulumi.ComponentResource):
@@ -42,8 +50,10 @@ class ClusterNetwork(pulumi.ComponentResource):
     compute_subnet_id: pulumi.Output[str]
     storage_subnet_id: pulumi.Output[str]
 
-    def __init__(self, name: str, args: ClusterNetworkArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("aifactory:azure:ClusterNetwork", name, None, opts)
+    def __init__(self, name: str, args: ClusterNetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args = read_args(ClusterNetworkArgs, args, DEFAULTS)
+        args.require()
+        super().__init__(TYPE, name, None, legacy_alias(opts, LEGACY_TYPE))
         self.region = args.region
         self.zone = args.zone
         self.resource_group_name = args.resource_group_name

@@ -7,44 +7,57 @@ current spend and once more on forecasted spend reaching 100 %, and publishes ev
 Pub/Sub topic: the hook a programmatic kill switch (for `enforce: stop`) subscribes to.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field
+from typing import NotRequired, Optional, TypedDict
 
 import pulumi
 import pulumi_gcp as gcp
 
+from aifactory.components.args import legacy_alias, read_args
 from aifactory.components.gcp.labels import label_safe
+
+TYPE = "aifactory-gcp:index:BudgetGuard"
+LEGACY_TYPE = "aifactory:gcp:BudgetGuard"
 
 # Cloud Billing allows at most 5 monitoring notification channels per budget.
 MAX_CHANNELS = 5
 
 
-@dataclass
-class BudgetGuardArgs:
+class BudgetGuardArgs(TypedDict):
     monthly_usd: float
     alert_emails: list[str]
-    billing_account: str  # 012345-6789AB-CDEF01
-    project: str  # project ID the facility is built in
-    thresholds_pct: list[int] = field(default_factory=lambda: [50, 80, 100])
-    facility: str | None = None  # facility label value to filter on (default: the component name)
-    tags: dict[str, str] = field(default_factory=dict)
-    enforce: str = "none"  # none | stop (stop: a subscriber of `topic` stops the fleets)
+    billing_account: str
+    """012345-6789AB-CDEF01"""
+    project: str
+    """The project ID the facility is built in."""
+    thresholds_pct: NotRequired[list[int]]
+    """Default [50, 80, 100]."""
+    facility: NotRequired[Optional[str]]
+    """Facility label value to filter on (default: the component name)."""
+    tags: NotRequired[dict[str, str]]
+    enforce: NotRequired[str]
+    """none (default) | stop (a subscriber of the budget's topic stops the fleets)."""
+    project_number: NotRequired[Optional[str]]
     # The Budget API stores the filter's project as "projects/<number>" (the provider documents
     # that form); with a project ID, creation works but the stored number then differs from the
     # input (terraform-google-modules/terraform-google-project-factory#544) and updates have
     # failed with HTTP 400 (pulumi/pulumi-gcp#514). Give the number when you know it; without it
     # the filter is the literal "projects/<project ID>" the policy pack can match.
-    project_number: str | None = None
+
+
+DEFAULTS = {"thresholds_pct": [50, 80, 100], "tags": {}, "enforce": "none"}
 
 
 class BudgetGuard(pulumi.ComponentResource):
     """A monthly budget with email alerts and a Pub/Sub topic receiving every budget update."""
 
     budget_name: str
+    topic_id: pulumi.Output[str]
+    """The Pub/Sub topic every budget update is published to."""
 
-    def __init__(self, name: str, args: BudgetGuardArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("aifactory:gcp:BudgetGuard", name, None, opts)
+    def __init__(self, name: str, args: BudgetGuardArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args = read_args(BudgetGuardArgs, args, DEFAULTS)
+        args.require()
+        super().__init__(TYPE, name, None, legacy_alias(opts, LEGACY_TYPE))
         if args.monthly_usd <= 0:
             raise ValueError("monthly_usd must be positive")
         self.budget_name = name
@@ -102,6 +115,7 @@ class BudgetGuard(pulumi.ComponentResource):
             },
             opts=child,
         )
+        self.topic_id = self.topic.id
         self.register_outputs({"budget_name": self.budget_name, "topic": self.topic.id})
 
 

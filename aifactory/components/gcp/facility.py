@@ -1,25 +1,41 @@
 """A whole Google Cloud facility from a spec: provider, network, fleets, filesystems, budget."""
 
-from __future__ import annotations
+from typing import NotRequired, Optional, TypedDict
 
 import pulumi
 import pulumi_gcp as gcp
 
 from aifactory import rules
-from aifactory.spec import FacilitySpec
-from aifactory.components.common import FacilityExports, budget_alerts
+from aifactory.components.args import legacy_alias
+from aifactory.components.common import budget_alerts
+from aifactory.components.facility_interface import FacilityArgs, FacilityExports, facility_spec
 from aifactory.components.gcp.budget import BudgetGuard, BudgetGuardArgs
 from aifactory.components.gcp.filesystem import ParallelFilesystem, ParallelFilesystemArgs
 from aifactory.components.gcp.fleet import GpuFleet, GpuFleetArgs
 from aifactory.components.gcp.labels import label_safe
-from aifactory.components.gcp.network import ClusterNetwork, ClusterNetworkArgs, fabric_layout
+from aifactory.components.gcp.network import ClusterNetwork, ClusterNetworkArgs, fabric_layout, plan_ranges
+
+
+TYPE = "aifactory-gcp:index:Facility"
+LEGACY_TYPE = "aifactory:gcp:Facility"
+
+
+class GcpSettings(TypedDict):
+    project: str
+    billing_account: NotRequired[Optional[str]]
+    """012345-6789AB-CDEF01, for the budget."""
+
+
+class GcpFacilityArgs(FacilityArgs):
+    gcp: NotRequired[Optional[GcpSettings]]
 
 
 class Facility(FacilityExports, pulumi.ComponentResource):
     """One facility: an explicit `gcp.Provider` for its project, region and zone, and everything on it."""
 
-    def __init__(self, name: str, spec: FacilitySpec, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("aifactory:gcp:Facility", name, None, opts)
+    def __init__(self, name: str, args: GcpFacilityArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        spec = facility_spec(args, "gcp")
+        super().__init__(TYPE, name, None, legacy_alias(opts, LEGACY_TYPE))
         if spec.cloud != "gcp" or spec.gcp is None:
             raise ValueError("a gcp Facility needs a spec with cloud gcp and a gcp: section (project)")
         if not spec.zone:
@@ -48,14 +64,13 @@ class Facility(FacilityExports, pulumi.ComponentResource):
             name,
             ClusterNetworkArgs(
                 region=spec.region,
-                cidr=spec.network.cidr,
                 zone=spec.zone,
                 tags=tags,
                 nat=spec.network.nat,
                 instance_type=richest,
                 project=self.project,
                 private_service_access=bool(spec.filesystems),
-                subnets=rules.subnet_plan(spec),
+                **plan_ranges(rules.subnet_plan(spec)),
             ),
             opts=child,
         )
@@ -68,7 +83,11 @@ class Facility(FacilityExports, pulumi.ComponentResource):
                     kind=fs.kind,
                     capacity_gib=rules.filesystem_size_gib("gcp", fs),
                     throughput_mbps_per_tib=fs.throughput_mbps_per_tib,
-                    network=self.network,
+                    network_id=self.network.network_id,
+                    network_name=self.network.network_name,
+                    psa_connection_id=self.network.psa_connection_id,
+                    reserved_ip_range=self.network.psa_range_name,
+                    client_cidr=self.network.compute_cidr,
                     zone=spec.zone,
                     data_repository=fs.data_repository,
                     tags=tags,
@@ -88,14 +107,17 @@ class Facility(FacilityExports, pulumi.ComponentResource):
                     capacity=fleet.capacity,
                     reservation_id=fleet.reservation_id,
                     zone=spec.zone,
-                    network=self.network,
-                    filesystems=list(self.filesystems.values()),
+                    network_fabric=self.network.fabric,
+                    host_subnetworks=self.network.host_subnetworks,
+                    gpu_subnetworks=self.network.gpu_subnetworks,
+                    rdma_subnetworks=self.network.rdma_subnetworks,
+                    filesystems=[fs.mount() for fs in self.filesystems.values()],
                     tags=tags,
                 ),
                 opts=child,
             )
 
-        self.budget: BudgetGuard | None = None
+        self.budget: Optional[BudgetGuard] = None
         if spec.budget is not None:
             self.budget = BudgetGuard(
                 f"{name}-budget",
@@ -110,6 +132,7 @@ class Facility(FacilityExports, pulumi.ComponentResource):
                 opts=child,
             )
 
+        self.set_outputs()
         self.register_outputs(
             {
                 "region": self.region,

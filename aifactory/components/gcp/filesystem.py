@@ -7,19 +7,20 @@ resource, plus the provider-side `deletion_policy="PREVENT"` (Lustre, Parallelst
 API's `deletion_protection_enabled` (Filestore).
 """
 
-from __future__ import annotations
-
 import re
 import shlex
-from dataclasses import dataclass, field
+from typing import Any, NotRequired, Optional, TypedDict
 
 import pulumi
 import pulumi_gcp as gcp
 
 from aifactory import catalog, rules
+from aifactory.components.args import legacy_alias, read_args
 from aifactory.components.common import mount_path
 from aifactory.components.gcp.labels import label_safe, region_of
-from aifactory.components.gcp.network import ClusterNetwork
+
+TYPE = "aifactory-gcp:index:ParallelFilesystem"
+LEGACY_TYPE = "aifactory:gcp:ParallelFilesystem"
 
 KINDS = ("lustre", "parallelstore", "filestore")
 # Filestore tiers that are regional resources (located in a region, not a zone).
@@ -28,18 +29,56 @@ REGIONAL_FILESTORE_TIERS = ("REGIONAL", "ENTERPRISE")
 LUSTRE_DYNAMIC_MBPS = 25
 
 
-@dataclass
-class ParallelFilesystemArgs:
-    kind: str  # lustre | parallelstore | filestore
-    capacity_gib: int  # in the API's GiB, on the kind's steps (see aifactory.rules.filesystem_gib)
-    network: ClusterNetwork
+class FilesystemMount(TypedDict):
+    """What a node needs to mount a filesystem: its kind, where, and what the mount reads (Lustre's
+    `IP@tcp:/fs`, Filestore's `IP:/share`, Parallelstore's access points)."""
+
+    kind: str
+    mount_path: str
+    mount_source: pulumi.Input[str]
+
+
+class ParallelFilesystemArgs(TypedDict):
+    kind: str
+    """lustre | parallelstore | filestore"""
+    capacity_gib: int
+    """In the API's GiB, on the kind's steps (see aifactory.rules.filesystem_gib)."""
     zone: str
-    throughput_mbps_per_tib: int | None = None  # Lustre tier: 125, 250, 500, 1000 (25 = dynamic)
-    data_repository: str | None = None  # gs:// URL, recorded on the instance (see `description`)
-    tags: dict[str, str] = field(default_factory=dict)
-    tier: str | None = None  # Filestore service tier (default ZONAL)
-    mount_path: str | None = None  # where nodes mount it; default /mnt/<short name>
-    filesystem_name: str | None = None  # Lustre fs name / Filestore share (default from the name)
+    network_id: pulumi.Input[str]
+    """The primary VPC (the ClusterNetwork's networkId)."""
+    psa_connection_id: pulumi.Input[str]
+    """The private services access connection the filesystem is reached over (the ClusterNetwork's psaConnectionId)."""
+    network_name: NotRequired[Optional[pulumi.Input[str]]]
+    """The primary VPC's name (Filestore; the ClusterNetwork's networkName)."""
+    reserved_ip_range: NotRequired[Optional[pulumi.Input[str]]]
+    """The reserved range's name (Parallelstore, Filestore; the ClusterNetwork's psaRangeName)."""
+    client_cidr: NotRequired[Optional[str]]
+    """The NFS clients' range (Filestore; the ClusterNetwork's computeCidr)."""
+    throughput_mbps_per_tib: NotRequired[Optional[int]]
+    """Lustre tier: 125, 250, 500, 1000 (25 = dynamic)."""
+    data_repository: NotRequired[Optional[str]]
+    """A gs:// URL, recorded on the instance (see description)."""
+    tags: NotRequired[dict[str, str]]
+    tier: NotRequired[Optional[str]]
+    """Filestore service tier (default ZONAL)."""
+    mount_path: NotRequired[Optional[str]]
+    """Where nodes mount it; default /mnt/<short name>."""
+    filesystem_name: NotRequired[Optional[str]]
+    """Lustre fs name / Filestore share (default from the name)."""
+
+
+DEFAULTS = {"tags": {}}
+
+
+def network_links(network: Any) -> dict[str, Any]:
+    """The keys a ClusterNetwork passed as `network` stands for (a Python convenience)."""
+    return {
+        "network_id": network.network_id,
+        "network_name": network.network_name,
+        "psa_connection_id": network.psa_connection_id,
+        "reserved_ip_range": network.psa_range_name,
+        "client_cidr": network.compute_cidr,
+    }
 
 
 class ParallelFilesystem(pulumi.ComponentResource):
@@ -52,10 +91,11 @@ class ParallelFilesystem(pulumi.ComponentResource):
     mount_source: pulumi.Output[str]
     mount_command: pulumi.Output[str]
 
-    def __init__(self, name: str, args: ParallelFilesystemArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: ParallelFilesystemArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args = read_args(ParallelFilesystemArgs, args, DEFAULTS, {"network": network_links})
         if args.mount_path is not None:
             mount_path(args.mount_path)
-        super().__init__("aifactory:gcp:ParallelFilesystem", name, None, opts)
+        super().__init__(TYPE, name, None, legacy_alias(opts, LEGACY_TYPE))
         if args.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {args.kind!r}")
         if not isinstance(args.capacity_gib, int) or args.capacity_gib <= 0:
@@ -69,13 +109,15 @@ class ParallelFilesystem(pulumi.ComponentResource):
         short = re.sub(r"[^a-z0-9]", "", name.lower().rsplit("-", 1)[-1])
         short = short if short[:1].isalpha() else f"fs{short}"
         self.mount_path = mount_path(args.mount_path or f"/mnt/{short}")
-        network = args.network
-        if network.psa_connection is None:
+        if args.psa_connection_id is None:
             raise ValueError(
                 f"{args.kind} is reached over private services access: "
                 "build the ClusterNetwork with private_service_access=True"
             )
-        protected = pulumi.ResourceOptions(parent=self, protect=True, depends_on=[network.psa_connection])
+        args.require()
+        # Created after the peering exists: a dependency on whatever resource the connection ID comes from.
+        after_peering = pulumi.Output.from_input(args.psa_connection_id).apply(lambda _: None)
+        protected = pulumi.ResourceOptions(parent=self, protect=True, depends_on=[after_peering])
         description = f"{args.kind} of {name}"
         if args.data_repository:
             description += f"; data repository {args.data_repository}"
@@ -90,6 +132,10 @@ class ParallelFilesystem(pulumi.ComponentResource):
         self.register_outputs(
             {"dns_name": self.dns_name, "mount_name": self.mount_name, "mount_command": self.mount_command}
         )
+
+    def mount(self) -> FilesystemMount:
+        """The mount a GpuFleet needs for this filesystem."""
+        return FilesystemMount(kind=self.kind, mount_path=self.mount_path, mount_source=self.mount_source)
 
     # ---------------------------------------------------------------- Managed Lustre
 
@@ -109,7 +155,7 @@ class ParallelFilesystem(pulumi.ComponentResource):
             location=args.zone,
             filesystem=fs_name,
             capacity_gib=str(args.capacity_gib),
-            network=args.network.network_id,
+            network=args.network_id,
             description=description,
             labels=self.labels,
             deletion_policy="PREVENT",
@@ -129,14 +175,13 @@ class ParallelFilesystem(pulumi.ComponentResource):
     # ---------------------------------------------------------------- Parallelstore
 
     def _parallelstore(self, name, args, description, opts) -> gcp.parallelstore.Instance:
-        psa = args.network.psa_range
         instance = gcp.parallelstore.Instance(
             f"{name}-parallelstore",
             instance_id=name,
             location=args.zone,
             capacity_gib=str(args.capacity_gib),
-            network=args.network.network_id,
-            reserved_ip_range=psa.name,
+            network=args.network_id,
+            reserved_ip_range=args.reserved_ip_range,
             description=description,
             labels=self.labels,
             deletion_policy="PREVENT",
@@ -164,7 +209,6 @@ class ParallelFilesystem(pulumi.ComponentResource):
         tier = (args.tier or "ZONAL").upper()
         location = self.region if tier in REGIONAL_FILESTORE_TIERS else args.zone
         share = (args.filesystem_name or short)[:16]
-        psa = args.network.psa_range
         instance = gcp.filestore.Instance(
             f"{name}-filestore",
             name=name,
@@ -176,7 +220,7 @@ class ParallelFilesystem(pulumi.ComponentResource):
                 # NFS clients: the compute subnet only.
                 "nfs_export_options": [
                     {
-                        "ip_ranges": [args.network.plan.compute],
+                        "ip_ranges": [args.client_cidr],
                         "access_mode": "READ_WRITE",
                         "squash_mode": "NO_ROOT_SQUASH",
                     }
@@ -184,10 +228,10 @@ class ParallelFilesystem(pulumi.ComponentResource):
             },
             networks=[
                 {
-                    "network": args.network.network_name,
+                    "network": args.network_name,
                     "modes": ["MODE_IPV4"],
                     "connect_mode": "PRIVATE_SERVICE_ACCESS",
-                    "reserved_ip_range": psa.name,
+                    "reserved_ip_range": args.reserved_ip_range,
                 }
             ],
             description=description,
@@ -207,7 +251,7 @@ class ParallelFilesystem(pulumi.ComponentResource):
 
 
 def capacity_gib(
-    kind: str, capacity_tib: float, throughput_mbps_per_tib: int | None = None, tier: str | None = None
+    kind: str, capacity_tib: float, throughput_mbps_per_tib: Optional[int] = None, tier: Optional[str] = None
 ) -> int:
     """The API capacity (GiB) of `capacity_tib` for a kind, by the catalog's TiB-to-GiB rule."""
     sku = None

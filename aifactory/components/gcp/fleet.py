@@ -30,22 +30,21 @@ Choices:
   Cluster Toolkit's a3mega-slurm-blueprint.yaml installs them); turn it on with `secure_boot=True`.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, NotRequired, Optional, TypedDict
 
 import pulumi
 import pulumi_gcp as gcp
 
 from aifactory import catalog
 from aifactory.components import nodehealth
+from aifactory.components.args import ComponentArgs, legacy_alias, read_args
 from aifactory.components.common import mount_path, render, split_nodes
+from aifactory.components.gcp.filesystem import FilesystemMount
 from aifactory.components.gcp.labels import label_safe, region_of
-from aifactory.components.gcp.network import ClusterNetwork, fabric_layout
+from aifactory.components.gcp.network import fabric_layout
 
-if TYPE_CHECKING:
-    from aifactory.components.gcp.filesystem import ParallelFilesystem
+TYPE = "aifactory-gcp:index:GpuFleet"
+LEGACY_TYPE = "aifactory:gcp:GpuFleet"
 
 # Zonal MIG size limit with list_managed_instances_results = PAGINATED.
 MAX_GROUP_SIZE = 2000
@@ -69,27 +68,69 @@ TCPXO_RXDM_IMAGE = "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpxo/tcpgpudmarxd-
 HEALTH_CHECK_RANGES = ["35.191.0.0/16", "130.211.0.0/22"]
 
 
-@dataclass
-class GpuFleetArgs:
-    instance_type: str  # machine type, e.g. a3-megagpu-8g
+class GpuFleetArgs(TypedDict):
+    instance_type: str
+    """Machine type, e.g. a3-megagpu-8g."""
     nodes: int
-    network: ClusterNetwork
     zone: str
-    capacity: str = "on-demand"  # on-demand | spot | reservation
-    reservation_id: str | None = None  # reservation name, for capacity "reservation"
-    tags: dict[str, str] = field(default_factory=dict)
-    filesystems: list[ParallelFilesystem] = field(default_factory=list)  # mounted at boot
-    image: str = DEFAULT_IMAGE
-    boot_disk_gb: int = DEFAULT_BOOT_DISK_GB
-    kms_key: str | None = None  # customer-managed boot disk key; None = Google-managed encryption
-    service_account: str | None = None  # None = the project's default compute service account
-    secure_boot: bool = False
-    compact_placement: bool | None = None  # None: on for multi-node on-demand fleets
-    max_group_size: int = MAX_GROUP_SIZE
-    # Node health: the node checks itself at boot and every `check_interval_minutes`; the groups
-    # autoheal on a health check of the node's endpoint, which answers only while the last check passed.
-    node_check: bool = True
-    check_interval_minutes: int = nodehealth.CHECK_INTERVAL_MINUTES
+    network_fabric: str
+    """The fabric the network is laid out for (the ClusterNetwork's fabric)."""
+    host_subnetworks: list[pulumi.Input[str]]
+    """Host (gVNIC) subnet self links, the primary first (the ClusterNetwork's hostSubnetworks)."""
+    gpu_subnetworks: NotRequired[list[pulumi.Input[str]]]
+    """GPUDirect-TCPX/TCPXO subnet self links (the ClusterNetwork's gpuSubnetworks)."""
+    rdma_subnetworks: NotRequired[list[pulumi.Input[str]]]
+    """RoCE subnet self links (the ClusterNetwork's rdmaSubnetworks)."""
+    capacity: NotRequired[str]
+    """on-demand (default) | spot | reservation"""
+    reservation_id: NotRequired[Optional[str]]
+    """Reservation name, for capacity reservation."""
+    tags: NotRequired[dict[str, str]]
+    filesystems: NotRequired[list[FilesystemMount]]
+    """Mounted at boot."""
+    image: NotRequired[str]
+    boot_disk_gb: NotRequired[int]
+    kms_key: NotRequired[Optional[str]]
+    """Customer-managed boot disk key; none = Google-managed encryption."""
+    service_account: NotRequired[Optional[str]]
+    """None = the project's default compute service account."""
+    secure_boot: NotRequired[bool]
+    compact_placement: NotRequired[Optional[bool]]
+    """None: on for multi-node on-demand fleets."""
+    max_group_size: NotRequired[int]
+    host_network: NotRequired[Optional[pulumi.Input[str]]]
+    """The primary host VPC (the ClusterNetwork's networkId): the health-check firewall rule's network;
+    required with node_check."""
+    node_check: NotRequired[bool]
+    """Default true: the node checks itself at boot and every `check_interval_minutes`; the groups
+    autoheal on a health check of the node's endpoint, which answers only while the last check passed."""
+    check_interval_minutes: NotRequired[int]
+
+
+DEFAULTS = {
+    "gpu_subnetworks": [],
+    "rdma_subnetworks": [],
+    "capacity": "on-demand",
+    "tags": {},
+    "filesystems": [],
+    "image": DEFAULT_IMAGE,
+    "boot_disk_gb": DEFAULT_BOOT_DISK_GB,
+    "secure_boot": False,
+    "max_group_size": MAX_GROUP_SIZE,
+    "node_check": True,
+    "check_interval_minutes": nodehealth.CHECK_INTERVAL_MINUTES,
+}
+
+
+def network_links(network: Any) -> dict[str, Any]:
+    """The keys a ClusterNetwork passed as `network` stands for (a Python convenience)."""
+    return {
+        "network_fabric": network.fabric,
+        "host_subnetworks": network.host_subnetworks,
+        "gpu_subnetworks": network.gpu_subnetworks,
+        "rdma_subnetworks": network.rdma_subnetworks,
+        "host_network": network.network_id,
+    }
 
 
 class GpuFleet(pulumi.ComponentResource):
@@ -98,8 +139,9 @@ class GpuFleet(pulumi.ComponentResource):
     group_names: list[str]
     group_ids: list[pulumi.Output[str]]
 
-    def __init__(self, name: str, args: GpuFleetArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("aifactory:gcp:GpuFleet", name, None, opts)
+    def __init__(self, name: str, args: GpuFleetArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args = read_args(GpuFleetArgs, args, DEFAULTS, {"network": network_links})
+        super().__init__(TYPE, name, None, legacy_alias(opts, LEGACY_TYPE))
         if not isinstance(args.nodes, int) or args.nodes < 1:
             raise ValueError("nodes must be a positive int (a literal the policies can read)")
         if args.capacity not in CAPACITIES:
@@ -113,19 +155,21 @@ class GpuFleet(pulumi.ComponentResource):
         self.region = region_of(args.zone)
         self.itype = catalog.instance("gcp", args.instance_type)
         layout = fabric_layout(args.instance_type)
-        net = args.network.layout
-        fits = layout.host_vpcs <= net.host_vpcs and (
+        args.require()
+        hosts, gpus, rdmas = args.host_subnetworks, args.gpu_subnetworks, args.rdma_subnetworks
+        fits = layout.host_vpcs <= len(hosts) and (
             layout.fabric == "none"
             or (
-                layout.fabric == net.fabric
-                and layout.gpu_vpcs <= net.gpu_vpcs
-                and layout.rdma_subnets <= net.rdma_subnets
+                layout.fabric == args.network_fabric
+                and layout.gpu_vpcs <= len(gpus)
+                and layout.rdma_subnets <= len(rdmas)
             )
         )
         if not fits:
             raise ValueError(
                 f"{args.instance_type} needs {layout.nics} NICs ({layout.fabric}); the network is laid out for "
-                f"{net.fabric} with {net.nics}: build it with instance_type={args.instance_type!r}"
+                f"{args.network_fabric} with {len(hosts) + len(gpus) + len(rdmas)}: "
+                f"build it with instance_type={args.instance_type!r}"
             )
         # `aifactory-nodes`: the fleet's size on its template, which the placement policy reads.
         self.labels = {
@@ -151,16 +195,17 @@ class GpuFleet(pulumi.ComponentResource):
             )
 
         # The network's NICs in order, as many as the type has: host gVNICs, then GPU NICs.
-        nics = args.network.nics[: layout.host_vpcs] + args.network.nics[len(args.network.host_subnets) :][
-            : layout.gpu_vpcs + layout.rdma_subnets
-        ]
+        nics = [(s, "GVNIC") for s in hosts[: layout.host_vpcs]]
+        nics += ([(s, "GVNIC") for s in gpus] + [(s, "MRDMA") for s in rdmas])[: layout.gpu_vpcs + layout.rdma_subnets]
         network_interfaces = [
-            {"subnetwork": nic.subnetwork, "nic_type": nic.nic_type, "stack_type": "IPV4_ONLY"} for nic in nics
+            {"subnetwork": subnetwork, "nic_type": nic_type, "stack_type": "IPV4_ONLY"} for subnetwork, nic_type in nics
         ]
 
         self.health_tag = f"{label_safe({'f': name})['f']}-health"[:63]
         self.health_check: gcp.compute.HealthCheck | None = None
         if args.node_check:
+            if args.host_network is None:
+                raise ValueError("node_check needs host_network (the ClusterNetwork's network_id) for its health-check firewall rule")
             self.health_check = gcp.compute.HealthCheck(
                 f"{name}-health",
                 description=f"node health endpoint of {name} (answers 200 only while the node's last check passed)",
@@ -173,7 +218,7 @@ class GpuFleet(pulumi.ComponentResource):
             )
             gcp.compute.Firewall(
                 f"{name}-health-probes",
-                network=args.network.host_networks[0].self_link,
+                network=args.host_network,
                 direction="INGRESS",
                 source_ranges=HEALTH_CHECK_RANGES,
                 target_tags=[self.health_tag],
@@ -270,11 +315,13 @@ class GpuFleet(pulumi.ComponentResource):
         return {"provisioning_model": "STANDARD", "automatic_restart": True, "on_host_maintenance": "TERMINATE"}
 
     @staticmethod
-    def _startup_script(name: str, args: GpuFleetArgs, fabric: str) -> pulumi.Input[str]:
+    def _startup_script(name: str, args: ComponentArgs, fabric: str) -> pulumi.Input[str]:
+        filesystems = [fs.mount() if hasattr(fs, "mount") else fs for fs in args.filesystems]
+
         def script(sources: list[str]) -> str:
             mounts = [
-                {"kind": fs.kind, "path": mount_path(fs.mount_path), "source": source}
-                for fs, source in zip(args.filesystems, sources, strict=True)
+                {"kind": fs["kind"], "path": mount_path(fs["mount_path"]), "source": source}
+                for fs, source in zip(filesystems, sources, strict=True)
             ]
             return render(
                 "gcp-startup.sh.j2",
@@ -290,6 +337,6 @@ class GpuFleet(pulumi.ComponentResource):
                 **(nodehealth.context("gcp", args.instance_type, args.check_interval_minutes) if args.node_check else {}),
             )
 
-        if not args.filesystems:
+        if not filesystems:
             return script([])
-        return pulumi.Output.all(*[fs.mount_source for fs in args.filesystems]).apply(list).apply(script)
+        return pulumi.Output.all(*[fs["mount_source"] for fs in filesystems]).apply(list).apply(script)

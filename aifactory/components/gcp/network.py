@@ -16,16 +16,19 @@ Counts and MTUs come from the catalog (`fabric`, `fabric_interfaces`, `host_nics
 range reserved for private services access, then the fabric subnets in NIC order).
 """
 
-from __future__ import annotations
-
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any, NotRequired, Optional, TypedDict
 
 import pulumi
 import pulumi_gcp as gcp
 
 from aifactory import catalog, netplan
+from aifactory.components.args import legacy_alias, read_args
 from aifactory.components.gcp.labels import label_safe
+
+TYPE = "aifactory-gcp:index:ClusterNetwork"
+LEGACY_TYPE = "aifactory:gcp:ClusterNetwork"
 
 # Jumbo frames, the VPC maximum (cloud.google.com/vpc/docs/mtu); Cluster Toolkit's
 # modules/network/multivpc and gpu-rdma-vpc default to it.
@@ -59,7 +62,7 @@ class FabricLayout:
         return self.host_vpcs + self.gpu_vpcs + self.rdma_subnets
 
 
-def fabric_layout(instance_type: str | None) -> FabricLayout:
+def fabric_layout(instance_type: Optional[str]) -> FabricLayout:
     """The VPC layout for a machine type from the catalog (one gVNIC VPC if unknown or None)."""
     itype = catalog.instance("gcp", instance_type) if instance_type else None
     if itype is None:
@@ -80,36 +83,67 @@ class Nic:
     nic_type: str  # GVNIC | MRDMA
 
 
-@dataclass
-class ClusterNetworkArgs:
+class ClusterNetworkArgs(TypedDict):
     region: str
-    cidr: str = "10.40.0.0/16"
-    zone: str | None = None  # required for RDMA types (the RoCE network profile is zonal)
-    tags: dict[str, str] = field(default_factory=dict)
-    nat: bool = False  # Cloud Router + Cloud NAT for outbound internet (nodes have no external IPs)
-    # The machine type whose NICs the network serves (the richest layout of the facility's fleets).
-    instance_type: str | None = None
-    project: str | None = None  # required for RDMA types (the network profile names the project)
-    # Reserve the storage range for private services access (Managed Lustre, Parallelstore, Filestore).
-    private_service_access: bool = False
-    # Subnet ranges; default: `netplan.plan(cidr, <fabric subnets of instance_type>)`.
-    subnets: netplan.SubnetPlan | None = None
+    cidr: NotRequired[str]
+    """Default 10.40.0.0/16."""
+    zone: NotRequired[Optional[str]]
+    """Required for RDMA types (the RoCE network profile is zonal)."""
+    tags: NotRequired[dict[str, str]]
+    nat: NotRequired[bool]
+    """Cloud Router + Cloud NAT for outbound internet (nodes have no external IPs)."""
+    instance_type: NotRequired[Optional[str]]
+    """The machine type whose NICs the network serves (the richest layout of the facility's fleets)."""
+    project: NotRequired[Optional[str]]
+    """Required for RDMA types (the network profile names the project)."""
+    private_service_access: NotRequired[bool]
+    """Reserve the storage range for private services access (Managed Lustre, Parallelstore, Filestore)."""
+    compute_cidr: NotRequired[Optional[str]]
+    """Subnet ranges; default: netplan.plan(cidr, <fabric subnets of instance_type>)."""
+    storage_cidr: NotRequired[Optional[str]]
+    fabric_cidrs: NotRequired[Optional[list[str]]]
+
+
+DEFAULTS = {"cidr": "10.40.0.0/16", "tags": {}, "nat": False, "private_service_access": False}
+
+
+def plan_ranges(plan: netplan.SubnetPlan) -> dict[str, Any]:
+    """The subnet-range keys a `netplan.SubnetPlan` passed as `subnets` stands for (a Python convenience)."""
+    return {"cidr": plan.cidr, "compute_cidr": plan.compute, "storage_cidr": plan.storage, "fabric_cidrs": list(plan.fabric)}
 
 
 class ClusterNetwork(pulumi.ComponentResource):
     """Host and GPU VPCs, their subnets, cluster-only firewall rules, optional NAT and PSA."""
 
     network_id: pulumi.Output[str]
+    network_name: pulumi.Output[str]
     compute_subnet_id: pulumi.Output[str]
+    fabric: str
+    """The GPU fabric the VPCs are laid out for (none, gpudirect-tcpx, gpudirect-tcpxo, rdma)."""
+    host_subnetworks: list[pulumi.Output[str]]
+    """Self links of the host (gVNIC) subnets, the primary first."""
+    gpu_subnetworks: list[pulumi.Output[str]]
+    """Self links of the GPUDirect-TCPX/TCPXO subnets, one per GPU NIC."""
+    rdma_subnetworks: list[pulumi.Output[str]]
+    """Self links of the RoCE subnets, one per MRDMA NIC."""
+    compute_cidr: str
+    psa_range_name: Optional[pulumi.Output[str]]
+    """The range reserved for private services access (with private_service_access)."""
+    psa_connection_id: Optional[pulumi.Output[str]]
 
-    def __init__(self, name: str, args: ClusterNetworkArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("aifactory:gcp:ClusterNetwork", name, None, opts)
+    def __init__(self, name: str, args: ClusterNetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args = read_args(ClusterNetworkArgs, args, DEFAULTS, {"subnets": plan_ranges})
+        args.require()
+        super().__init__(TYPE, name, None, legacy_alias(opts, LEGACY_TYPE))
         self.args = args
         self.region = args.region
         self.zone = args.zone
         self.layout = fabric_layout(args.instance_type)
         layout = self.layout
-        self.plan = args.subnets or netplan.plan(args.cidr, layout.fabric_subnets)
+        if args.compute_cidr and args.storage_cidr:
+            self.plan = netplan.SubnetPlan(args.cidr, args.compute_cidr, args.storage_cidr, tuple(args.fabric_cidrs or ()))
+        else:
+            self.plan = netplan.plan(args.cidr, layout.fabric_subnets)
         if len(self.plan.fabric) < layout.fabric_subnets:
             raise ValueError(
                 f"subnet plan of {self.plan.cidr} has {len(self.plan.fabric)} fabric subnets, "
@@ -220,6 +254,13 @@ class ClusterNetwork(pulumi.ComponentResource):
 
         self.nics: list[Nic] = [Nic(s.self_link, "GVNIC") for s in self.host_subnets + self.gpu_subnets]
         self.nics += [Nic(s.self_link, "MRDMA") for s in self.rdma_subnets]
+        self.fabric = layout.fabric
+        self.host_subnetworks = [s.self_link for s in self.host_subnets]
+        self.gpu_subnetworks = [s.self_link for s in self.gpu_subnets]
+        self.rdma_subnetworks = [s.self_link for s in self.rdma_subnets]
+        self.compute_cidr = self.plan.compute
+        self.psa_range_name = self.psa_range.name if self.psa_range is not None else None
+        self.psa_connection_id = self.psa_connection.id if self.psa_connection is not None else None
 
         self.register_outputs(
             {
