@@ -23,7 +23,8 @@ from aifactory import catalog, components
 from aifactory.policies.cost import budget_guard_required, cost_cap
 from aifactory.policies.fabric import fabric_complete, placement
 from aifactory.policies.power import power_cap
-from aifactory.spec import SpecError, load_facility
+from aifactory.loader import load_facility
+from aifactory.spec import SpecError
 from tests.harness import run
 from tests.policy_fixtures import aws_facility, azure_facility, find, gcp_facility, run_resources, run_stack
 

@@ -16,7 +16,7 @@ import pytest
 
 from aifactory import components, stackfile
 from aifactory.recording import ROOT_STACK_TYPE, RecordedResource
-from aifactory.spec import load_facility
+from aifactory.loader import load_facility
 from tests.harness import run
 
 KINDS = ("Facility", "ClusterNetwork", "GpuFleet", "ParallelFilesystem", "BudgetGuard")

@@ -17,7 +17,8 @@ import yaml
 
 from aifactory.estimate import estimate
 from aifactory.inventory import Filesystem, GpuGroup, Inventory
-from aifactory.spec import SpecError, load_facility
+from aifactory.loader import load_facility
+from aifactory.spec import SpecError
 from tests.test_spec import aws_facility
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ import pytest
 
 from aifactory import components, stackfile
 from aifactory.components import nodehealth
-from aifactory.spec import load_facility
+from aifactory.loader import load_facility
 from tests.test_aws_components import run_aws
 from tests.test_azure_components import run_azure
 from tests.test_gcp_components import run_gcp

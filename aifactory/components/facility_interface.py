@@ -1,7 +1,7 @@
 """What a `Facility` takes and gives on every cloud.
 
 It takes the fields of the `aifactory:facility` stack config as its args (`FacilityArgs`, with
-the cloud's own section added per cloud), checked by `aifactory.spec.load_facility` -- the same
+the cloud's own section added per cloud), checked by `aifactory.loader.load_facility` -- the same
 rules and the same messages, by config path -- or an already loaded `FacilitySpec` (the Python
 `from_spec` path). It gives the same outputs on every cloud (`FacilityExports`), the ones a
 component provider reports to a program in any language, and one `exports()` shape for
@@ -13,7 +13,8 @@ from typing import Any, NotRequired, Optional, TypedDict
 
 import pulumi
 
-from aifactory.spec import FacilitySpec, load_facility
+from aifactory.loader import load_facility
+from aifactory.spec import FacilitySpec
 
 
 class FacilityFleet(TypedDict):

@@ -22,6 +22,7 @@ so a policy reading only the group sees them, and it depends on its launch templ
 
 import base64
 import json
+from collections.abc import Sequence
 from typing import Any, NotRequired, Optional, TypedDict
 
 import pulumi

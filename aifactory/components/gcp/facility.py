@@ -111,6 +111,7 @@ class Facility(FacilityExports, pulumi.ComponentResource):
                     host_subnetworks=self.network.host_subnetworks,
                     gpu_subnetworks=self.network.gpu_subnetworks,
                     rdma_subnetworks=self.network.rdma_subnetworks,
+                    host_network=self.network.network_id,
                     filesystems=[fs.mount() for fs in self.filesystems.values()],
                     tags=tags,
                 ),
