@@ -2,6 +2,8 @@
 
 Started by the Pulumi CLI (`pulumi preview --policy-pack policies`) or by `aifactory.analyzer`,
 with the project importable (the project's virtualenv installs it; the analyzer sets PYTHONPATH).
+`make policy-pack` copies this file beside a vendored `aifactory/` for publishing: the CLI runs a
+pack's folder first on sys.path, so there the vendored code is the one imported.
 """
 
 from pulumi_policy import EnforcementLevel, PolicyPack
