@@ -58,6 +58,30 @@ class CapacityName(str, Enum):
     capacity_block = "capacity-block"
 
 
+def progress(message: str) -> None:
+    """A phase of a long command, on stderr when a person watches it; nothing when piped."""
+    if sys.stderr.isatty():
+        err.print(f"[dim]… {message}[/]", markup=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            sys.stdout.write(f"aifactory {version('aifactory')}\n")
+        except PackageNotFoundError:
+            sys.stdout.write("aifactory (not installed)\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Provision GPU facilities on AWS, Azure and Google Cloud; judge them before deploy."""
+
+
 def refuse(error: SpecError, what: str) -> NoReturn:
     err.print(f"[bold red]{what}[/] ({len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}):")
     for problem in error.problems:
@@ -114,12 +138,15 @@ def preview(
     ),
     format: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f"),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
+    project: Path | None = typer.Option(
+        None, "--project", help="The Pulumi project to run (default: the one at or above the working directory)."
+    ),
 ) -> None:
     """Run the stack's program offline under mocks and judge it with the real policy pack."""
     from aifactory.preview import preview as run_preview
 
     try:
-        result = run_preview(stack, policy_config)
+        result = run_preview(stack, policy_config, project, progress=progress)
     except SpecError as error:
         refuse(error, f"invalid stack config {stack}")
     doc = result.to_json()
@@ -267,6 +294,10 @@ def catalog_show(
 from aifactory import diffcmd  # noqa: E402  (adds the `diff` command)
 
 diffcmd.register(app)
+
+from aifactory import reportcmd  # noqa: E402  (adds the `report` command)
+
+reportcmd.register(app)
 
 
 def _num(value: float | int | None) -> str:

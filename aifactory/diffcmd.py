@@ -3,7 +3,9 @@
 Registered on the main app by `register(app)`. Imports nothing of Pulumi or the clouds (the
 command reads two JSON files and must start fast); the renderers are imported on use.
 
-BASE and HEAD are preview JSON files written by `aifactory preview STACK --format json`.
+BASE and HEAD are preview JSON files written by `aifactory preview STACK --format json`, or what
+the real CLI writes (`pulumi preview --json`, `pulumi stack export`, a checkpoint), which are first
+judged and estimated as `aifactory report` does.
 `none` stands for a side that has no preview (BASE of a new stack, HEAD of a deleted one) and
 `-` reads that side from standard input. Exit status: 0 fine; 1 a new mandatory violation, or
 a limit given by --max-increase-usd / --max-increase-kw crossed (or not checkable because a
@@ -66,8 +68,8 @@ def run(base_arg: str, head_arg: str, format: DiffFormat, max_usd: float | None,
     if base_arg == diffing.STDIN and head_arg == diffing.STDIN:
         raise fail("only one side can be read from standard input ('-')")
     try:
-        base = diffing.load(base_arg)
-        head = diffing.load(head_arg)
+        base = _converted(base_arg) or diffing.load(base_arg)
+        head = _converted(head_arg) or diffing.load(head_arg)
         result = diffing.diff(base, head, max_increase_usd=max_usd, max_increase_kw=max_kw)
     except diffing.PreviewError as error:
         raise fail(str(error)) from None
@@ -89,6 +91,18 @@ def run(base_arg: str, head_arg: str, format: DiffFormat, max_usd: float | None,
             raise fail(f"cannot write {output}: {error}") from None
     if result["exit_code"]:
         raise typer.Exit(result["exit_code"])
+
+
+def _converted(arg: str) -> dict | None:
+    """A side written by the real Pulumi CLI (preview --json, stack export, checkpoint), judged and
+    estimated as `aifactory report` does; None for an aifactory preview document (read as it is)."""
+    from aifactory.enginereport import as_preview_document
+    from aifactory.problems import SpecError
+
+    try:
+        return as_preview_document(arg)
+    except SpecError as error:
+        raise fail("; ".join(str(p) for p in error.problems)) from None
 
 
 # --------------------------------------------------------------------------- text

@@ -16,12 +16,13 @@ from typing import Any
 
 from aifactory import estimate as estimating
 from aifactory import inventory as inventories
+from aifactory import project as projects
 from aifactory import stackfile
 from aifactory.spec import FacilitySpec, Problem, SpecError, load_facility
 
 PROJECT_ROOT = stackfile.PROJECT_ROOT
 PROGRAM = PROJECT_ROOT / "__main__.py"
-POLICY_PACK = PROJECT_ROOT / "policies"
+POLICY_PACK = projects.policy_pack_dir()
 POLICY_CONFIG_DIR = POLICY_PACK / "config"
 
 
@@ -65,14 +66,16 @@ class Preview:
                     }
                     for p in self.policies
                 ],
-                "violations": [
-                    {"policy": v.policy, "enforcement": v.enforcement, "message": _own_message(v), "urn": v.urn}
-                    for v in self.violations
-                ],
+                "violations": [violation_json(v) for v in self.violations],
             },
             "estimate": self.estimate.to_json(),
             "unknowns": [str(u) for u in self.unknowns],
         }
+
+
+def violation_json(violation) -> dict:
+    return {"policy": violation.policy, "enforcement": violation.enforcement,
+            "message": _own_message(violation), "urn": violation.urn}
 
 
 def _own_message(violation) -> str:
@@ -107,28 +110,41 @@ def program_config(stack: stackfile.StackFile) -> dict[str, str]:
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in stack.config.items()}
 
 
-def preview(stack: str, policy_config: Path | None = None) -> Preview:
+def preview(stack: str, policy_config: Path | None = None, project_dir: Path | None = None,
+            progress=None) -> Preview:
+    """`project_dir`: the Pulumi project to run (default: the one at or above the working directory);
+    `progress(message)` hears each phase as it starts."""
     from concurrent.futures import ThreadPoolExecutor
 
     from aifactory.analyzer import PolicyPackClient, analyze_with
     from aifactory.recording import run_program
 
-    stack_file = stackfile.read(stack)
+    try:
+        project = projects.find(project_dir)
+    except SpecError:
+        if project_dir is not None or not Path(stack).is_file():
+            raise
+        project = projects.find(Path(stack).parent)  # a stack file given by path, from outside any project
+    note = progress or (lambda message: None)
+    stack_file = stackfile.read(stack, root=project.root)
     spec = load_facility(stack_file.facility)
     config_path = policy_config or default_policy_config(spec.team)
     config = read_policy_config(config_path) if config_path else {}
 
     # The pack process starts (mostly importing the Pulumi SDK) while the program runs.
     with ThreadPoolExecutor(max_workers=1) as pool:
+        note("starting the policy pack")
         starting = pool.submit(PolicyPackClient(POLICY_PACK).start)
         try:
-            run = run_program(PROGRAM, project="aifactory", stack=stack_file.name,
+            note(f"running the program {project.program}")
+            run = run_program(project.program, project=project.name, stack=stack_file.name,
                               config=program_config(stack_file), known_ids=False)
         except BaseException:
             if starting.exception() is None:
                 starting.result().close()
             raise
         with starting.result() as client:
+            note(f"judging {len(run.resources)} resources")
             infos, violations = analyze_with(client, run.resources, config)
     inventory = inventories.from_resources(run.resources)
     pack = "aifactory"
