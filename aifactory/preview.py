@@ -86,8 +86,10 @@ def _own_message(violation) -> str:
     return violation.message
 
 
-def default_policy_config(team: str) -> Path | None:
-    for candidate in (POLICY_CONFIG_DIR / f"{team}.json", POLICY_CONFIG_DIR / "default.json"):
+def default_policy_config(team: str, config_dir: Path | None = None) -> Path | None:
+    """`<team>.json`, else `default.json`, in `config_dir` (default: the pack's own config folder)."""
+    folder = config_dir or POLICY_CONFIG_DIR
+    for candidate in (folder / f"{team}.json", folder / "default.json"):
         if candidate.is_file():
             return candidate
     return None
@@ -128,7 +130,9 @@ def preview(stack: str, policy_config: Path | None = None, project_dir: Path | N
     note = progress or (lambda message: None)
     stack_file = stackfile.read(stack, root=project.root)
     spec = load_facility(stack_file.facility)
-    config_path = policy_config or default_policy_config(spec.team)
+    # A project's own policies/config (the org's limits, next to its stacks) wins over the pack's copy.
+    project_configs = project.root / "policies" / "config"
+    config_path = policy_config or default_policy_config(spec.team, project_configs if project_configs.is_dir() else None)
     config = read_policy_config(config_path) if config_path else {}
 
     # The pack process starts (mostly importing the Pulumi SDK) while the program runs.
