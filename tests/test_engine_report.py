@@ -172,3 +172,28 @@ def test_diff_takes_engine_documents_on_either_side(tmp_path):
     assert result.returncode in (0, 1), result.stderr
     diff = json.loads(result.stdout)
     assert diff["totals"]["gpus"]["delta"] > 0
+
+
+def test_progress_on_a_terminal_only(tmp_path):
+    import os
+    import pty
+
+    checkpoint = REAL_CHECKPOINTS[0]
+    controller, terminal = pty.openpty()
+    result = subprocess.run([sys.executable, "-m", "aifactory", "report", str(checkpoint), "--format", "json"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=terminal, timeout=300)
+    os.close(terminal)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(controller)
+    assert result.returncode == 0
+    assert b"starting the policy pack" in seen and b"judging 30 resources" in seen
+    piped = run_cli("report", str(checkpoint), "--format", "json", cwd=tmp_path)
+    assert piped.returncode == 0 and piped.stderr == ""
