@@ -9,6 +9,9 @@ pack's folder first on sys.path, so there the vendored code is the one imported.
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 from aifactory.policies import all_policies
+from aifactory.policies.conversion import share_conversions
+
+share_conversions()
 
 PolicyPack(
     "aifactory",
