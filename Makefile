@@ -1,13 +1,14 @@
 # Two entry points on a machine with nothing but Python 3.11+ and pip:
 #   make preview   - the main job, offline, on a shipped example stack
 #   make test      - the whole test suite
+#   make policy-pack - dist/policy-pack/, the policy pack as `pulumi policy publish` uploads it
 # Each installs uv through pip when it is missing, then the locked environment.
 
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 STACK ?= vision-prod
 
-.PHONY: preview previews test bootstrap bench mutation
+.PHONY: preview previews test bootstrap bench mutation policy-pack
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
@@ -23,6 +24,10 @@ previews: bootstrap
 		echo "== aifactory preview $$stack"; \
 		$(UV) run --frozen aifactory preview $$stack --format markdown --output /dev/null || { echo "preview of $$stack failed"; exit 1; }; \
 	done
+
+# The folder `pulumi policy publish` uploads: the pack, its vendored code and pinned requirements.
+policy-pack: bootstrap
+	$(UV) run --frozen python tools/build_policy_pack.py dist/policy-pack
 
 test: bootstrap
 	$(UV) run --frozen pytest -q -n 2

@@ -113,6 +113,8 @@ class PolicyInfo:
     display_name: str = ""
     policy_type: str = ""  # "resource" | "stack" | ""
     severity: str = ""
+    remediation_steps: str = ""
+    url: str = ""
 
 
 @dataclass
@@ -660,6 +662,8 @@ class PolicyPackClient:
                     display_name=p.displayName,
                     policy_type=_POLICY_TYPE.get(p.policy_type, ""),
                     severity=_SEVERITY.get(p.severity, ""),
+                    remediation_steps=p.remediation_steps,
+                    url=p.url,
                 )
             )
         policies.sort(key=lambda p: p.name)  # the engine sorts them by name

@@ -67,6 +67,30 @@ class CapacityName(str, Enum):
     capacity_block = "capacity-block"
 
 
+def progress(message: str) -> None:
+    """A phase of a long command, on stderr when a person watches it; nothing when piped."""
+    if sys.stderr.isatty():
+        err.print(f"[dim]… {message}[/]", markup=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            sys.stdout.write(f"aifactory {version('aifactory')}\n")
+        except PackageNotFoundError:
+            sys.stdout.write("aifactory (not installed)\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Provision GPU facilities on AWS, Azure and Google Cloud; judge them before deploy."""
+
+
 def refuse(error: SpecError, what: str) -> NoReturn:
     err.print(f"[bold red]{escape(what)}[/] ({len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}):")
     for problem in error.problems:
@@ -141,6 +165,9 @@ def preview(
         None, "--pricing", metavar="FILE",
         help="Org pricing file (default: the policy pack's policies/config/pricing.yaml).",
     ),
+    project: Path | None = typer.Option(
+        None, "--project", help="The Pulumi project to run (default: the one at or above the working directory)."
+    ),
 ) -> None:
     """Run the stack's program offline under mocks and judge it with the real policy pack."""
     from aifactory import pricingfile
@@ -153,7 +180,7 @@ def preview(
         refuse(error, f"invalid pricing file {pricing or pricingfile.BUNDLED}")
     try:
         check_output(output)
-        result = run_preview(stack, policy_config, org_pricing)
+        result = run_preview(stack, policy_config, org_pricing, project, progress=progress)
     except PolicyConfigProblems as error:
         refuse(error, f"invalid policy config {policy_config}")
     except SpecError as error:
@@ -372,6 +399,10 @@ def catalog_check(
 from aifactory import diffcmd  # noqa: E402  (adds the `diff` command)
 
 diffcmd.register(app)
+
+from aifactory import reportcmd  # noqa: E402  (adds the `report` command)
+
+reportcmd.register(app)
 
 
 def _num(value: float | int | None) -> str:

@@ -3,7 +3,9 @@
 Registered on the main app by `register(app)`. Imports nothing of Pulumi or the clouds (the
 command reads two JSON files and must start fast); the renderers are imported on use.
 
-BASE and HEAD are preview JSON files written by `aifactory preview STACK --format json`.
+BASE and HEAD are preview JSON files written by `aifactory preview STACK --format json`, or what
+the real CLI writes (`pulumi preview --json`, `pulumi stack export`, a checkpoint), which are first
+judged and estimated as `aifactory report` does.
 `none` stands for a side that has no preview (BASE of a new stack, HEAD of a deleted one) and
 `-` reads that side from standard input. Both documents are checked whole against the preview
 JSON's shape, and must be of the same stack unless --allow-different-stacks. Exit status: 0
@@ -74,8 +76,8 @@ def run(base_arg: str, head_arg: str, format: DiffFormat, max_usd: float | None,
     if output is not None and (output.is_dir() or not output.parent.is_dir()):
         raise fail(f"cannot write {output}: " + ("it is a directory" if output.is_dir() else f"{output.parent} does not exist"))
     try:
-        base = diffing.load(base_arg)
-        head = diffing.load(head_arg)
+        base = _converted(base_arg) or diffing.load(base_arg)
+        head = _converted(head_arg) or diffing.load(head_arg)
         if base is not None and head is not None and base["stack"] != head["stack"] and not allow_different_stacks:
             raise fail(f"the previews are of different stacks (base {base['stack']!r}, head {head['stack']!r}); "
                        "give --allow-different-stacks to compare them anyway")
@@ -100,6 +102,18 @@ def run(base_arg: str, head_arg: str, format: DiffFormat, max_usd: float | None,
             raise fail(f"cannot write {output}: {error}") from None
     if result["exit_code"]:
         raise typer.Exit(result["exit_code"])
+
+
+def _converted(arg: str) -> dict | None:
+    """A side written by the real Pulumi CLI (preview --json, stack export, checkpoint), judged and
+    estimated as `aifactory report` does; None for an aifactory preview document (read as it is)."""
+    from aifactory.enginereport import as_preview_document
+    from aifactory.problems import SpecError
+
+    try:
+        return as_preview_document(arg)
+    except SpecError as error:
+        raise fail("; ".join(str(p) for p in error.problems)) from None
 
 
 # --------------------------------------------------------------------------- text

@@ -17,13 +17,14 @@ from typing import Any
 from aifactory import estimate as estimating
 from aifactory import inventory as inventories
 from aifactory import policyconfig, stackfile
+from aifactory import project as projects
 from aifactory.catalog.pricing import NO_PRICING, OrgPricing, to_document
 from aifactory.loader import load_facility
 from aifactory.spec import FacilitySpec, Problem, SpecError
 
 PROJECT_ROOT = stackfile.PROJECT_ROOT
 PROGRAM = PROJECT_ROOT / "__main__.py"
-POLICY_PACK = PROJECT_ROOT / "policies"
+POLICY_PACK = projects.policy_pack_dir()
 POLICY_CONFIG_DIR = POLICY_PACK / "config"
 
 
@@ -67,14 +68,16 @@ class Preview:
                     }
                     for p in self.policies
                 ],
-                "violations": [
-                    {"policy": v.policy, "enforcement": v.enforcement, "message": _own_message(v), "urn": v.urn}
-                    for v in self.violations
-                ],
+                "violations": [violation_json(v) for v in self.violations],
             },
             "estimate": self.estimate.to_json(),
             "unknowns": [str(u) for u in self.unknowns],
         }
+
+
+def violation_json(violation) -> dict:
+    return {"policy": violation.policy, "enforcement": violation.enforcement,
+            "message": _own_message(violation), "urn": violation.urn}
 
 
 def _own_message(violation) -> str:
@@ -85,8 +88,10 @@ def _own_message(violation) -> str:
     return violation.message
 
 
-def default_policy_config(team: str) -> Path | None:
-    for candidate in (POLICY_CONFIG_DIR / f"{team}.json", POLICY_CONFIG_DIR / "default.json"):
+def default_policy_config(team: str, config_dir: Path | None = None) -> Path | None:
+    """`<team>.json`, else `default.json`, in `config_dir` (default: the pack's own config folder)."""
+    folder = config_dir or POLICY_CONFIG_DIR
+    for candidate in (folder / f"{team}.json", folder / "default.json"):
         if candidate.is_file():
             return candidate
     return None
@@ -108,30 +113,45 @@ def with_pricing(config: dict, pricing: OrgPricing) -> dict:
     return config
 
 
-def preview(stack: str, policy_config: Path | None = None, pricing: OrgPricing | None = None) -> Preview:
+def preview(stack: str, policy_config: Path | None = None, pricing: OrgPricing | None = None,
+            project_dir: Path | None = None, progress=None) -> Preview:
+    """`project_dir`: the Pulumi project to run (default: the one at or above the working directory);
+    `progress(message)` hears each phase as it starts."""
     from concurrent.futures import ThreadPoolExecutor
 
     from aifactory.analyzer import PolicyConfigError, PolicyPackClient, analyze_with
     from aifactory.recording import run_program
 
-    stack_file = stackfile.read(stack)
+    try:
+        project = projects.find(project_dir)
+    except SpecError:
+        if project_dir is not None or not Path(stack).is_file():
+            raise
+        project = projects.find(Path(stack).parent)  # a stack file given by path, from outside any project
+    note = progress or (lambda message: None)
+    stack_file = stackfile.read(stack, root=project.root)
     spec = load_facility(stack_file.facility)
-    config_path = policy_config or default_policy_config(spec.team)
+    # A project's own policies/config (the org's limits, next to its stacks) wins over the pack's copy.
+    project_configs = project.root / "policies" / "config"
+    config_path = policy_config or default_policy_config(spec.team, project_configs if project_configs.is_dir() else None)
     config = policyconfig.load(config_path) if config_path else {}
     if pricing is not None:
         config = with_pricing(config, pricing)
 
     # The pack process starts (mostly importing the Pulumi SDK) while the program runs.
     with ThreadPoolExecutor(max_workers=1) as pool:
+        note("starting the policy pack")
         starting = pool.submit(PolicyPackClient(POLICY_PACK).start)
         try:
-            run = run_program(PROGRAM, project="aifactory", stack=stack_file.name,
+            note(f"running the program {project.program}")
+            run = run_program(project.program, project=project.name, stack=stack_file.name,
                               config=program_config(stack_file), known_ids=False)
         except BaseException:
             if starting.exception() is None:
                 starting.result().close()
             raise
         with starting.result() as client:
+            note(f"judging {len(run.resources)} resources")
             try:
                 infos, violations = analyze_with(client, run.resources, config)
             except PolicyConfigError as error:  # what the engine refuses that policyconfig did not foresee

@@ -44,7 +44,7 @@ def stack_names(root: Path | None = None) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in folder.glob("Pulumi.*.yaml"))
 
 
-def locate(stack: str) -> Path:
+def locate(stack: str, root: Path | None = None) -> Path:
     candidate = Path(stack)
     if candidate.suffix in (".yaml", ".yml") or "/" in stack:
         if candidate.is_dir():
@@ -52,15 +52,16 @@ def locate(stack: str) -> Path:
         if candidate.is_file():
             return candidate
         raise SpecError([Problem(stack, "no such stack config file")])
-    path = stacks_dir() / f"Pulumi.{stack}.yaml"
+    path = stacks_dir(root) / f"Pulumi.{stack}.yaml"
     if path.is_file():
         return path
-    known = ", ".join(stack_names()) or "none"
-    raise SpecError([Problem(stack, f"no stack of that name in {stacks_dir()} (stacks: {known})")])
+    known = ", ".join(stack_names(root)) or "none"
+    raise SpecError([Problem(stack, f"no stack of that name in {stacks_dir(root)} (stacks: {known})")])
 
 
-def read(stack: str) -> StackFile:
-    path = locate(stack)
+def read(stack: str, root: Path | None = None) -> StackFile:
+    """`root`: the Pulumi project whose stackConfigDir holds the stack (default: the working directory's)."""
+    path = locate(stack, root)
     name = path.name
     name = name[len("Pulumi.") :] if name.startswith("Pulumi.") else name
     name = name.rsplit(".", 1)[0]

@@ -422,3 +422,15 @@ def test_codeowners():
     for stack in (ROOT / "stacks").glob("Pulumi.*.yaml"):
         team = stack.name.split(".")[1].split("-")[0]
         assert owners(f"stacks/{stack.name}") == [f"@aifactory/{team}"], stack.name
+
+
+def test_cloud_preview_feeds_the_real_json_to_aifactory_report():
+    job = workflow("preview.yml")["jobs"]["pulumi"]
+    names = [s.get("uses", s.get("name", "")) for s in steps(job)]
+    action = next(i for i, n in enumerate(names) if n.startswith("pulumi/actions@"))
+    report = next(i for i, s in enumerate(steps(job)) if "aifactory report" in s.get("run", ""))
+    assert report > action
+    script = steps(job)[report]["run"]
+    assert re.search(r"pulumi preview .*--json.*> real-preview\.json", script)
+    assert "aifactory report real-preview.json" in script and "--format markdown" in script
+    assert steps(job)[report]["env"]["POLICY_CONFIG"] == "${{ matrix.policy_config }}"

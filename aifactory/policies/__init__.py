@@ -18,4 +18,6 @@ def all_policies() -> list:
     policies: list = []
     for family in FAMILIES:
         policies.extend(importlib.import_module(f"aifactory.policies.{family}").POLICIES)
-    return policies
+    from aifactory.policies.metadata import describe
+
+    return describe(policies)

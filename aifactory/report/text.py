@@ -33,8 +33,11 @@ def resource_tree(resources: list[dict]) -> Tree:
 
 
 def render_preview(doc: dict) -> RenderableType:
+    source = doc.get("source")
+    title = (f"Report on stack {doc['stack']} ({doc['project']}) from {source['format']} {source['file']}" if source
+             else f"Previewing stack {doc['stack']} ({doc['project']}) offline — {doc['stack_config']}")
     parts: list[RenderableType] = [
-        Text(f"Previewing stack {doc['stack']} ({doc['project']}) offline — {doc['stack_config']}", style="bold"),
+        Text(title, style="bold"),
         resource_tree(doc["resources"]),
     ]
     custom = sum(1 for r in doc["resources"] if r["custom"])
