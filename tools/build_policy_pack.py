@@ -206,6 +206,12 @@ def build(out: Path, source: Path = SOURCE_PACK) -> dict:
     folders = data_folders(modules)
     for folder in folders:
         shutil.copytree(folder, out / folder.relative_to(ROOT), ignore=shutil.ignore_patterns("__pycache__"))
+    # The org's prices travel with the pack (its cost gates read them beside __main__.py); the limits
+    # per team do not: Pulumi Cloud holds those as each policy group's config.
+    pricing = source / "config" / "pricing.yaml"
+    if pricing.is_file():
+        (out / "config").mkdir()
+        shutil.copy2(pricing, out / "config" / "pricing.yaml")
     (out / "requirements.txt").write_text(
         "# What the aifactory policy pack imports, with everything it needs, pinned as uv.lock resolves it.\n"
         + "\n".join(requirements) + "\n"
