@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from aifactory import diff as d
-from tests.test_diff import FIXTURES, run
+from tests.test_diff import ROOT, run
+
+FIXTURES = ROOT / "tests/fixtures/previews"  # DESIGN.md's preview JSON, written by hand
 
 BASE = json.loads((FIXTURES / "vision-prod.base.json").read_text())
 HEAD = json.loads((FIXTURES / "vision-prod.add-fleet.json").read_text())

@@ -343,7 +343,8 @@ def test_estimate_of_a_hand_built_facility_agrees_with_the_spec():
 
 def test_from_spec_keeps_the_filestore_tier():
     spec = load_facility({
-        "name": "llm", "team": "llm", "cloud": "gcp", "region": "us-central1", "gcp": {"project": "llm-prod-training"},
+        "name": "llm", "team": "llm", "cloud": "gcp", "region": "us-central1", "zone": "us-central1-a",
+        "gcp": {"project": "llm-prod-training"},
         "filesystems": [{"name": "home", "kind": "filestore", "capacity_tib": 1, "tier": "REGIONAL"}],
     })
     fs = estimate_spec(spec).lines[0]
