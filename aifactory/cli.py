@@ -99,7 +99,7 @@ def refuse(error: SpecError, what: str) -> NoReturn:
 
 
 def print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
 @app.command()
@@ -198,7 +198,7 @@ def preview(
 
 def render_report(doc: dict, format: "ReportFormat") -> str:
     if format is ReportFormat.json:
-        return json.dumps(doc, indent=2) + "\n"
+        return json.dumps(doc, indent=2, allow_nan=False) + "\n"
     if format is ReportFormat.markdown:
         from aifactory.report.markdown import render_preview
 
@@ -206,7 +206,7 @@ def render_report(doc: dict, format: "ReportFormat") -> str:
     if format is ReportFormat.sarif:
         from aifactory.report.sarif import render
 
-        return json.dumps(render(doc, doc["stack_config"]), indent=2) + "\n"
+        return json.dumps(render(doc, doc["stack_config"]), indent=2, allow_nan=False) + "\n"
     if format is ReportFormat.junit:
         from aifactory.report.junit import render
 

@@ -86,7 +86,7 @@ def run(base_arg: str, head_arg: str, format: DiffFormat, max_usd: float | None,
         raise fail(str(error)) from None
 
     if format is DiffFormat.json:
-        text = json.dumps(result, indent=2) + "\n"
+        text = json.dumps(result, indent=2, allow_nan=False) + "\n"
     elif format is DiffFormat.markdown:
         from aifactory.report.markdown import render_diff
 

@@ -8,7 +8,8 @@ whole set must fit the cloud's per-resource limits, read 2026-12-02 from:
 - Azure: "Tag resources, resource groups, and subscriptions", limitations
   (learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations): 50 tag
   name-value pairs a resource, names up to 512 and values up to 256 characters, names without
-  `<`, `>`, `%`, `&`, `\\`, `?`, `/`; names beginning `microsoft`, `azure` or `windows` are Azure's.
+  `<`, `>`, `%`, `&`, `\\`, `?`, `/`; names beginning `microsoft`, `azure` or `windows` are Azure's;
+  names are case-insensitive.
 - Google Cloud: "Requirements for labels" (cloud.google.com/compute/docs/labeling-resources): 64
   labels a resource, keys 1-63 and values 0-63 characters of lower-case letters, digits, `_`
   and `-`, keys starting with a letter.
@@ -35,12 +36,13 @@ class TagRules:
     forbidden_key_chars: str = ""
     reserved_key_prefixes: tuple[str, ...] = ()
     reserved_value_prefixes: tuple[str, ...] = ()
+    case_insensitive_keys: bool = False
 
 
 RULES = {
     "aws": TagRules("tags", 50, 128, 256, reserved_key_prefixes=("aws:",), reserved_value_prefixes=("aws:",)),
     "azure": TagRules("tags", 50, 512, 256, forbidden_key_chars="<>%&\\?/",
-                      reserved_key_prefixes=("microsoft", "azure", "windows")),
+                      reserved_key_prefixes=("microsoft", "azure", "windows"), case_insensitive_keys=True),
     "gcp": TagRules("labels", 64, 63, 63, key_pattern=re.compile(r"^[a-z][a-z0-9_-]*$"),
                     value_pattern=re.compile(r"^[a-z0-9_-]*$"),
                     pattern_words="lower-case letters, digits, '_' and '-' (keys start with a letter)"),
@@ -56,6 +58,13 @@ def problems(cloud: str, tags: dict[str, str], reserved: tuple[str, ...] = ()) -
         own = f" ({len(reserved)} of them set by aifactory)" if reserved else ""
         yield Problem("aifactory:facility.tags", f"{len(tags)} {rules.noun} in all{own}; {cloud} allows "
                                                  f"at most {rules.most} on a resource")
+    if rules.case_insensitive_keys:
+        first: dict[str, str] = {}
+        for key in tags:
+            if key.lower() in first and key not in reserved:
+                yield Problem(f"aifactory:facility.tags.{key}", f"{cloud} tag names ignore case, so it is the same "
+                                                               f"tag as '{first[key.lower()]}'")
+            first.setdefault(key.lower(), key)
     for key, value in tags.items():
         if key in reserved:
             continue

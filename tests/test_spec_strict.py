@@ -136,3 +136,9 @@ def test_azure_reserved_admin_usernames(name):
 
 def test_tag_values_must_be_strings():
     assert "must be a string" in problems(aws_facility(tags={"cost-center": 4711}))["aifactory:facility.tags.cost-center"]
+
+
+def test_azure_tag_names_ignore_case():
+    found = problems(azure_facility(tags={"Team": "speech", "Owner": "a", "owner": "b"}))
+    assert "same tag as 'team'" in found["aifactory:facility.tags.Team"]
+    assert "same tag as 'Owner'" in found["aifactory:facility.tags.owner"]
