@@ -69,16 +69,31 @@ def policy_config_for(document: engine_json.EngineDocument, given: Path | None) 
     return default if default.is_file() else None
 
 
-def report(arg: str, policy_config: Path | None = None, progress=None) -> dict:
-    """The preview JSON document of what `arg` holds, judged by the pack and estimated."""
+def load_factor_of(document: engine_json.EngineDocument) -> float | None:
+    facility = document.config.get(CONFIG_KEY)
+    if isinstance(facility, str):
+        try:
+            facility = json.loads(facility)
+        except json.JSONDecodeError:
+            return None
+    value = facility.get("load_factor") if isinstance(facility, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def report(arg: str, policy_config: Path | None = None, progress=None, pricing=None) -> dict:
+    """The preview JSON document of what `arg` holds, judged by the pack and estimated.
+    `pricing`: the org pricing (default: the file bundled with the pack, as `preview` uses)."""
     from aifactory import estimate as estimating
     from aifactory import inventory as inventories
+    from aifactory import policyconfig, pricingfile
     from aifactory.analyzer import PolicyPackClient, analyze_with
-    from aifactory.preview import POLICY_PACK, read_policy_config, violation_json
+    from aifactory.preview import POLICY_PACK, violation_json, with_pricing
 
     document = load(arg)
     config_path = policy_config_for(document, policy_config)
-    config = read_policy_config(config_path) if config_path else {}
+    config = policyconfig.load(config_path) if config_path else {}
+    org_pricing = pricing if pricing is not None else pricingfile.load()
+    config = with_pricing(config, org_pricing)
     note = progress or (lambda message: None)
     note("starting the policy pack")
     with PolicyPackClient(POLICY_PACK, project=document.project or "project", stack=document.stack or "stack") as client:
@@ -103,7 +118,7 @@ def report(arg: str, policy_config: Path | None = None, progress=None) -> dict:
             ],
             "violations": [violation_json(v) for v in violations],
         },
-        "estimate": estimating.estimate(inventory).to_json(),
+        "estimate": estimating.estimate(inventory, org_pricing, load_factor_of(document)).to_json(),
         "unknowns": [str(u) for u in getattr(inventory, "unknowns", [])],
     }
 

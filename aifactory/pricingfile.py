@@ -8,9 +8,9 @@ from pathlib import Path
 
 from aifactory.catalog import pricing
 from aifactory.problems import Problem, SpecError
-from aifactory.stackfile import PROJECT_ROOT
+from aifactory.project import policy_pack_dir
 
-BUNDLED = PROJECT_ROOT / "policies" / "config" / "pricing.yaml"
+BUNDLED = policy_pack_dir() / "config" / "pricing.yaml"  # the repository's policies/, or the installed copy
 
 
 def load(path: Path | None = None) -> pricing.OrgPricing:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from aifactory import pricingfile
 from aifactory.enginereport import report
 from aifactory.preview import preview
 from tests import engine_documents as engine
@@ -26,7 +27,7 @@ ASG = "aws:autoscaling/group:Group"
 
 @cache
 def previewed(stack: str) -> dict:
-    return preview(stack).to_json()
+    return preview(stack, pricing=pricingfile.load()).to_json()  # the pricing the CLI's preview uses
 
 
 def figures(doc: dict) -> dict:

@@ -16,9 +16,10 @@ import yaml
 
 from aifactory import stackfile
 from aifactory.analyzer import PolicyPackClient, analyze_with
-from aifactory.preview import PROGRAM, default_policy_config, program_config, read_policy_config
+from aifactory import policyconfig
+from aifactory.preview import PROGRAM, default_policy_config, program_config
 from aifactory.recording import run_program
-from aifactory.spec import load_facility
+from aifactory.loader import load_facility
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK_FILES = sorted((ROOT / "stacks").glob("Pulumi.*.yaml")) + sorted((ROOT / "examples").glob("Pulumi.*.yaml"))
@@ -92,7 +93,7 @@ def test_same_verdicts_as_policies_folder(packs, stack_file):
     repo, alone = packs
     stack = stackfile.read(str(stack_file))
     config_path = default_policy_config(load_facility(stack.facility).team)
-    config = read_policy_config(config_path) if config_path else {}
+    config = policyconfig.load(config_path) if config_path else {}
     run = run_program(PROGRAM, project="aifactory", stack=stack.name, config=program_config(stack), known_ids=False)
 
     def verdicts(client):

@@ -63,6 +63,20 @@ METADATA: dict[str, tuple[Severity, str]] = {
         Severity.LOW,
         "Add the missing tags (team, facility, cost-center) to the resource or to the provider's default tags.",
     ),
+    "carbon-cap": (
+        Severity.HIGH,
+        "Move fleets to a region with a cleaner grid (`aifactory quote --rank carbon`), lower node counts or the load "
+        "factor, or ask the platform team to raise the team's carbon cap.",
+    ),
+    "efficiency-floor": (
+        Severity.LOW,
+        "Prefer instance types with more dense compute per MW of facility power (`aifactory quote --rank efficiency`).",
+    ),
+    "node-health-required": (
+        Severity.HIGH,
+        "Wire the GPU groups to replace failing nodes: the AWS launch hook and instance health, Azure Application "
+        "Health with automatic repairs, or Google Cloud autohealing (the aifactory GpuFleet component does).",
+    ),
     "storage-protected": (
         Severity.HIGH,
         "Set protect: true on the parallel filesystem (and deletion protection where the cloud offers it), so a "
