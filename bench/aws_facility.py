@@ -41,7 +41,7 @@ from pulumi.runtime import rpc  # noqa: E402
 from pulumi.runtime.mocks import MockMonitor, Mocks  # noqa: E402
 from pulumi.runtime.proto import source_pb2  # noqa: E402
 
-import components  # noqa: E402
+from aifactory import components  # noqa: E402
 from aifactory import catalog, netplan  # noqa: E402
 from aifactory.loader import load_facility  # noqa: E402
 from aifactory.components.aws import fleet as aws_fleet  # noqa: E402
