@@ -26,7 +26,7 @@ HOURS = 730
 # (cloud, instance type, region, capacity) -> USD per node-hour
 PRICES = {
     ("aws", "p5.48xlarge", "us-east-1", "on-demand"): 55.04,
-    ("aws", "p5.48xlarge", "us-east-1", "capacity-block"): 39.33,
+    ("aws", "p5.48xlarge", "us-east-1", "capacity-block"): 41.528,
     ("aws", "p4d.24xlarge", "eu-central-1", "on-demand"): 27.43298,
     ("azure", "Standard_ND96isr_H100_v5", "eastus", "on-demand"): 98.32,
     ("gcp", "a3-megagpu-8g", "us-central1", "on-demand"): 93.40071,
