@@ -177,8 +177,8 @@ def estimate_of(data):
 @pytest.mark.parametrize("value, message", [
     (0, "must be greater than 0"),
     (1.5, "must be at most 1"),
-    ("0.5", "valid number"),
-    (True, "valid number"),
+    ("0.5", "must be a number, not the string"),
+    (True, "must be a number, not the boolean"),
 ])
 def test_a_bad_load_factor_is_refused_by_its_path(value, message):
     with pytest.raises(SpecError) as error:
