@@ -12,6 +12,7 @@ cannot be one word of a script and a field of /etc/fstab is refused before anyth
 from __future__ import annotations
 
 import base64
+import gzip
 import importlib
 import itertools
 import re
@@ -119,10 +120,19 @@ def bash_n(script: str) -> None:
 # ------------------------------------------------------------------ every template, every branch
 
 
+def node_check(cloud: str, instance_type: str) -> dict:
+    """The node checker each bootstrap includes (`nodecheck.sh.j2`): aifactory's own paths, port, hook
+    name and the checker's source, none of them a user's value."""
+    from aifactory.components import nodehealth
+
+    return {"node_check": True, **nodehealth.context(cloud, instance_type)}
+
+
 def aws(v, mounted: bool):
     mounts = [{"dns_name": v, "mount_name": v, "mount_point": v}, {"dns_name": v, "mount_name": v, "mount_point": v}]
     return "aws-node-bootstrap.sh.j2", {
         "fleet": v, "instance_type": v, "efa_interfaces": v, "mounts": mounts if mounted else [],
+        **node_check("aws", "p5.48xlarge"),
     }
 
 
@@ -131,6 +141,7 @@ def azure(v, fabric: str, extras: bool):
     return "azure-node-bootstrap.sh.j2", {
         "fleet": v, "instance_type": v, "fabric": fabric, "ib_ports": v,
         "topology_file": v if extras else None, "extra_env": {v: v} if extras else {}, "filesystems": filesystems,
+        **node_check("azure", "Standard_ND96isr_H100_v5"),
     }
 
 
@@ -139,6 +150,7 @@ def gcp(v, fabric: str, kind: str | None):
     return "gcp-startup.sh.j2", {
         "group": v, "machine_type": v, "fabric": fabric, "mounts": mounts,
         "tcpx_plugin_image": v, "tcpx_rxdm_image": v, "tcpxo_plugin_image": v, "tcpxo_rxdm_image": v,
+        **node_check("gcp", "a3-megagpu-8g"),
     }
 
 
@@ -154,8 +166,11 @@ VARIANTS = {
 }
 
 
+INCLUDED = {"nodecheck.sh.j2"}  # rendered inside every bootstrap above (node_check on)
+
+
 def test_every_template_is_covered():
-    covered = {VARIANTS[key][0](BENIGN, *VARIANTS[key][1])[0] for key in VARIANTS}
+    covered = {VARIANTS[key][0](BENIGN, *VARIANTS[key][1])[0] for key in VARIANTS} | INCLUDED
     assert covered == {path.name for path in common.TEMPLATES.glob("*.j2")}
 
 
@@ -217,11 +232,13 @@ def test_an_aws_fleet_named_like_an_injection_renders_inert_user_data():
     def program():
         network = ClusterNetwork("net", ClusterNetworkArgs(region="us-east-1", cidr="10.50.0.0/16", zone="us-east-1a"))
         GpuFleet(ISSUE_EXAMPLE, GpuFleetArgs(instance_type="p5.48xlarge", nodes=1, zone="us-east-1a", network=network,
-                                             filesystems=[LustreMount("fs-1.fsx.example.com", "abcdefgh", "/fsx")]))
+                                             filesystems=[LustreMount(dns_name="fs-1.fsx.example.com",
+                                                                      mount_name="abcdefgh", mount_point="/fsx")]))
 
     recorded = run(program, mocks=FakeCloud())
     template = recorded.one("aws:ec2/launchTemplate:LaunchTemplate")
-    script = base64.b64decode(template.inputs["userData"]).decode()
+    raw = base64.b64decode(template.inputs["userData"])
+    script = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode()
     bash_n(script)
     assert not {"id", "rm"} & command_names(script)
     assert "rm -rf /" not in [line.strip() for line in script.splitlines()]
@@ -233,8 +250,9 @@ def test_an_aws_fleet_refuses_a_mount_point_that_is_not_one_path():
     from tests.harness import FakeCloud, run
 
     def program():
-        GpuFleet("f", GpuFleetArgs(instance_type="p5.48xlarge", nodes=1, zone="us-east-1a", network=None,
-                                   filesystems=[LustreMount("d", "m", "/fsx; id")]))
+        GpuFleet("f", GpuFleetArgs(instance_type="p5.48xlarge", nodes=1, zone="us-east-1a", subnet_id="subnet-1",
+                                   security_group_id="sg-1",
+                                   filesystems=[LustreMount(dns_name="d", mount_name="m", mount_point="/fsx; id")]))
 
     with pytest.raises(Exception, match="mount point must be an absolute path"):
         run(program, mocks=FakeCloud())
