@@ -359,7 +359,79 @@ def catalog_show(
         out.print(f"  {o.region}: zones {' '.join(o.zones) or 'unknown'}", markup=False)
     out.print("prices (USD per node-hour):")
     for p in prices:
-        out.print(f"  {p.region} {p.capacity}: {p.usd_per_hour}  [{p.source_date}; {p.source}]", markup=False)
+        term = f" {p.term}" if p.term else ""
+        held = f"valid from {p.valid_from}" if p.valid_from else "undated"
+        out.print(f"  {p.region} {p.capacity}{term}: {p.usd_per_hour}  [{held}; {p.statistic or 'list'}; {p.source}]", markup=False)
+    for reason in catalog.unpriced(itype.cloud):
+        if reason.item.lower() == itype.name.lower():
+            out.print(f"  {reason.region or 'every region'} {reason.capacity or 'any capacity'}: no price: {reason.reason}", markup=False)
+
+
+@catalog_app.command("refresh")
+def catalog_refresh(
+    sources: list[Path] = typer.Option([], "--from", metavar="FILE|DIR", help="Saved feed files (or folders of them) to import."),
+    online: bool = typer.Option(False, "--online", help="Download the feeds first (needs the network)."),
+    data_dir: Path | None = typer.Option(None, "--catalog-dir", help="The catalog data folder to rewrite (default: the package's)."),
+    cite: str | None = typer.Option(None, "--cite", help="Source to record on the imported rows instead of the feed's URL "
+                                                         "(e.g. the repository, path and commit the saved file came from)."),
+    retrieved: str | None = typer.Option(None, "--retrieved", metavar="YYYY-MM-DD", help="When the feeds were read (default: today)."),
+    keep_missing: bool = typer.Option(False, "--keep-missing", help="Keep prices the feeds do not state "
+                                      "(the saved files are a partial capture); add and update only."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the summary; write nothing."),
+    format: Format = typer.Option(Format.text, "--format", "-f"),
+) -> None:
+    """Rebuild prices.csv from the clouds' public price feeds; print what moved (added, removed,
+    changed by more than 5 %)."""
+    import tempfile
+    from datetime import date
+
+    from aifactory.catalog import DATA_DIR
+    from aifactory.catalog.importers import FeedError
+    from aifactory.catalog.refresh import refresh
+
+    problems = []
+    if not sources and not online:
+        problems.append("give --from FILE|DIR (saved feeds) or --online")
+    if retrieved:
+        try:
+            date.fromisoformat(retrieved)
+        except ValueError:
+            problems.append(f"--retrieved: '{retrieved}' is not a date (YYYY-MM-DD)")
+    target = data_dir or Path(DATA_DIR)
+    if not (target / "prices.csv").is_file():
+        problems.append(f"--catalog-dir: {target} has no prices.csv")
+    if problems:
+        for problem in problems:
+            err.print(problem, markup=False)
+        raise typer.Exit(2)
+    paths = list(sources)
+    if online:
+        from aifactory import catalog
+        from aifactory.catalog.importers.fetch import fetch_all
+
+        folder = Path(tempfile.mkdtemp(prefix="aifactory-feeds-"))
+        azure_skus = [t.name for t in catalog.instances("azure")]
+        aws_regions = sorted({o for t in catalog.instances("aws") for o in catalog.regions("aws", t.name)})
+        paths += fetch_all(folder, azure_skus=azure_skus, aws_regions=aws_regions)
+    try:
+        summary = refresh(paths, target, retrieved=retrieved, write=not dry_run, cite=cite, keep_missing=keep_missing)
+    except FeedError as error:
+        err.print(str(error), markup=False)
+        raise typer.Exit(2) from None
+    if format is Format.json:
+        print_json(summary.to_json())
+        return
+    out.print(f"read {len(summary.feeds)} feed file(s): {'; '.join(summary.feeds)}", markup=False)
+    out.print(f"{len(summary.added)} added, {len(summary.removed)} removed, {len(summary.changed)} changed by more than 5 %, "
+              f"{summary.unchanged} within 5 %; {summary.skipped} feed rows skipped (type or region not in the catalog)"
+              + (" [dry run: nothing written]" if dry_run else ""), markup=False)
+    for title, changes in (("added", summary.added), ("removed", summary.removed), ("changed", summary.changed)):
+        for c in changes:
+            label = " ".join(x for x in c.key if x)
+            if title == "changed":
+                out.print(f"  changed {label}: {c.old:g} -> {c.new:g} ({c.pct:+.1f} %)", markup=False)
+            else:
+                out.print(f"  {title} {label}: {c.new if c.new is not None else c.old:g}", markup=False)
 
 
 @catalog_app.command("check")

@@ -63,3 +63,9 @@ def test_cli_json_and_text_agree():
 def test_cli_bad_date_is_usage_error():
     result = run("catalog", "check", "--today", "yesterday")
     assert result.returncode == 2 and "--today" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_shipped_catalog_has_no_unexplained_hole():
+    report = check(date(2026, 12, 2))
+    assert report.holes == []
+    assert report.explained  # the unpriced pairs and storage SKUs say why

@@ -1,0 +1,130 @@
+"""Each price-feed importer on a real saved excerpt of its feed (tests/fixtures/prices/README.md
+says where each came from), checked against values read by hand from the same file; and
+`aifactory catalog refresh` merging them, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aifactory.catalog import DATA_DIR
+from aifactory.catalog.importers import aws_capacity_blocks, azure_retail, gcp_pricing_export, importer_for
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "prices"
+AZURE = FIXTURES / "azure_retail_eastus_nd_2026-07-27.json"
+BLOCKS = FIXTURES / "ec2_capacity_blocks_2026-07-22.json"
+GCP = FIXTURES / "gcp_pricing_excerpt_2026-07-30.yml"
+
+
+def by_key(rows):
+    return {(r.instance_type, r.region, r.capacity, r.term): r for r in rows}
+
+
+def test_azure_retail_page():
+    rows = by_key(azure_retail.parse(AZURE.read_text(), source="s", captured="2026-07-27"))
+    assert rows[("Standard_ND96isr_H100_v5", "eastus", "on-demand", "")].usd_per_hour == 98.32
+    one = rows[("Standard_ND96isr_H100_v5", "eastus", "reservation", "1yr")]
+    three = rows[("Standard_ND96isr_H100_v5", "eastus", "reservation", "3yr")]
+    assert one.usd_per_hour == pytest.approx(551221.0 / 8760) and three.usd_per_hour == pytest.approx(1134310.0 / 26280)
+    assert rows[("Standard_ND96asr_v4", "eastus", "spot", "")].usd_per_hour == 5.98334
+    assert rows[("Standard_ND96is_H100_v5", "eastus", "on-demand", "")].usd_per_hour == 88.488
+    # Low Priority (Batch), DevTestConsumption and Windows meters are not kept
+    assert ("Standard_ND96amsr_A100_v4", "eastus", "spot", "") not in rows
+    assert ("Standard_ND40rs_v2", "eastus", "spot", "") not in rows
+    assert len(rows) == 5
+    assert all(r.valid_from == "2026-07-27" for r in rows.values())
+
+
+def test_capacity_blocks_price_list():
+    rows = by_key(aws_capacity_blocks.parse(BLOCKS.read_text(), source="s"))
+    assert rows[("p5.48xlarge", "us-east-1", "capacity-block", "")].usd_per_hour == 41.528
+    assert rows[("p5e.48xlarge", "us-east-2", "capacity-block", "")].usd_per_hour == 47.76
+    assert rows[("p4d.24xlarge", "us-east-2", "capacity-block", "")].usd_per_hour == 11.8
+    assert {r.valid_from for r in rows.values()} == {"2026-07-22"}
+
+
+def test_gcp_pricing_export():
+    rows = by_key(gcp_pricing_export.parse(GCP.read_text(), source="s"))
+    assert rows[("a3-highgpu-8g", "us-central1", "on-demand", "")].usd_per_hour == 88.4899999025753
+    assert rows[("a3-highgpu-8g", "us-central1", "spot", "")].usd_per_hour == 50.6095408219178
+    assert rows[("a3-highgpu-8g", "us-central1", "reservation", "1yr")].usd_per_hour == pytest.approx(44810.08066464 / 730)
+    assert rows[("a3-highgpu-8g", "us-central1", "reservation", "3yr")].usd_per_hour == pytest.approx(28370.99821392 / 730)
+    assert ("a3-megagpu-8g", "us-central1", "on-demand", "") not in rows  # the export has no such entry
+    assert {r.valid_from for r in rows.values()} == {"2026-07-30"}
+
+
+def test_each_file_finds_its_importer():
+    for path, module in ((AZURE, azure_retail), (BLOCKS, aws_capacity_blocks), (GCP, gcp_pricing_export)):
+        assert importer_for(path.name, path.read_text()[:4000]) is module
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "aifactory", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def catalog_copy(tmp_path):
+    for csv_file in Path(DATA_DIR).glob("*.csv"):
+        shutil.copy(csv_file, tmp_path)
+    return tmp_path
+
+
+def test_refresh_reports_added_changed_removed(catalog_copy):
+    prices = catalog_copy / "prices.csv"
+    lines = prices.read_text().splitlines()
+    # make the catalog disagree with the feeds: p5 capacity block 10 % off, a GCP commitment price far off,
+    # and no Azure H100 reservation prices
+    def edit(line: str) -> str | None:
+        if line.startswith("aws,p5.48xlarge,us-east-1,capacity-block,"):
+            return line.replace(",41.528,", ",37.3752,")
+        if line.startswith("gcp,a3-highgpu-8g,us-central1,reservation,1yr,"):
+            fields = line.split(",")
+            return ",".join(fields[:5] + ["1.0"] + fields[6:])
+        if line.startswith("azure,Standard_ND96isr_H100_v5,eastus,reservation,"):
+            return None
+        return line
+
+    lines = [edited for edited in map(edit, lines) if edited is not None]
+    prices.write_text("\n".join(lines) + "\n")
+    result = run("catalog", "refresh", "--from", str(FIXTURES), "--catalog-dir", str(catalog_copy),
+                 "--retrieved", "2026-12-02", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    changed = {tuple(c["key"]): c for c in summary["changed"]}
+    assert changed[("aws", "p5.48xlarge", "us-east-1", "capacity-block", "")]["new"] == 41.528
+    assert changed[("aws", "p5.48xlarge", "us-east-1", "capacity-block", "")]["pct"] == pytest.approx(11.11, abs=0.01)
+    assert changed[("gcp", "a3-highgpu-8g", "us-central1", "reservation", "1yr")]["old"] == 1.0
+    added = {tuple(c["key"]) for c in summary["added"]}
+    assert ("azure", "Standard_ND96isr_H100_v5", "eastus", "reservation", "3yr") in added
+    assert summary["removed"] == []  # every price the catalog holds in the feeds' scope is still stated
+    text = prices.read_text()
+    assert "aws,p5.48xlarge,us-east-1,capacity-block,,41.528," in text
+    # a second refresh from the same feeds changes nothing
+    again = json.loads(run("catalog", "refresh", "--from", str(FIXTURES), "--catalog-dir", str(catalog_copy),
+                           "--retrieved", "2026-12-02", "--format", "json").stdout)
+    assert again["added"] == again["changed"] == again["removed"] == []
+
+
+def test_refresh_removes_what_a_feed_no_longer_prices(catalog_copy, tmp_path):
+    feed = json.loads(BLOCKS.read_text())
+    feed["instance_types"]["p5.48xlarge"]["pricing"] = [
+        p for p in feed["instance_types"]["p5.48xlarge"]["pricing"] if p["region_code"] != "us-west-2"]
+    saved = tmp_path / "blocks.json"
+    saved.write_text(json.dumps(feed))
+    summary = json.loads(run("catalog", "refresh", "--from", str(saved), "--catalog-dir", str(catalog_copy),
+                             "--dry-run", "--format", "json").stdout)
+    assert [tuple(c["key"]) for c in summary["removed"]] == [("aws", "p5.48xlarge", "us-west-2", "capacity-block", "")]
+
+
+def test_refresh_refuses_unknown_files(tmp_path, catalog_copy):
+    odd = tmp_path / "odd.json"
+    odd.write_text('{"hello": 1}')
+    result = run("catalog", "refresh", "--from", str(odd), "--catalog-dir", str(catalog_copy))
+    assert result.returncode == 2 and "not a feed any importer reads" in result.stderr and "Traceback" not in result.stderr
+    assert run("catalog", "refresh").returncode == 2
