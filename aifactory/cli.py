@@ -375,6 +375,9 @@ def catalog_refresh(
     cite: str | None = typer.Option(None, "--cite", help="Source to record on the imported rows instead of the feed's URL "
                                                          "(e.g. the repository, path and commit the saved file came from)."),
     retrieved: str | None = typer.Option(None, "--retrieved", metavar="YYYY-MM-DD", help="When the feeds were read (default: today)."),
+    captured: str | None = typer.Option(None, "--captured", metavar="YYYY-MM-DD",
+                                        help="When saved files that state no date (Azure API pages) were captured; "
+                                             "their prices' valid_from (default: --retrieved)."),
     keep_missing: bool = typer.Option(False, "--keep-missing", help="Keep prices the feeds do not state "
                                       "(the saved files are a partial capture); add and update only."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the summary; write nothing."),
@@ -392,11 +395,12 @@ def catalog_refresh(
     problems = []
     if not sources and not online:
         problems.append("give --from FILE|DIR (saved feeds) or --online")
-    if retrieved:
-        try:
-            date.fromisoformat(retrieved)
-        except ValueError:
-            problems.append(f"--retrieved: '{retrieved}' is not a date (YYYY-MM-DD)")
+    for option, value in (("--retrieved", retrieved), ("--captured", captured)):
+        if value:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                problems.append(f"{option}: '{value}' is not a date (YYYY-MM-DD)")
     target = data_dir or Path(DATA_DIR)
     if not (target / "prices.csv").is_file():
         problems.append(f"--catalog-dir: {target} has no prices.csv")
@@ -414,7 +418,7 @@ def catalog_refresh(
         aws_regions = sorted({o for t in catalog.instances("aws") for o in catalog.regions("aws", t.name)})
         paths += fetch_all(folder, azure_skus=azure_skus, aws_regions=aws_regions)
     try:
-        summary = refresh(paths, target, retrieved=retrieved, write=not dry_run, cite=cite, keep_missing=keep_missing)
+        summary = refresh(paths, target, retrieved=retrieved, write=not dry_run, cite=cite, keep_missing=keep_missing, captured=captured)
     except FeedError as error:
         err.print(str(error), markup=False)
         raise typer.Exit(2) from None

@@ -93,7 +93,7 @@ def test_refresh_reports_added_changed_removed(catalog_copy):
     lines = [edited for edited in map(edit, lines) if edited is not None]
     prices.write_text("\n".join(lines) + "\n")
     result = run("catalog", "refresh", "--from", str(FIXTURES), "--catalog-dir", str(catalog_copy),
-                 "--retrieved", "2026-12-02", "--format", "json")
+                 "--retrieved", "2026-12-02", "--captured", "2026-07-27", "--format", "json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     changed = {tuple(c["key"]): c for c in summary["changed"]}
@@ -105,6 +105,10 @@ def test_refresh_reports_added_changed_removed(catalog_copy):
     assert summary["removed"] == []  # every price the catalog holds in the feeds' scope is still stated
     text = prices.read_text()
     assert "aws,p5.48xlarge,us-east-1,capacity-block,,41.528," in text
+    # an API page states no date: its prices held on the day it was captured, not the day it was imported
+    assert "azure,Standard_ND96isr_H100_v5,eastus,reservation,3yr,43.1625," in text
+    assert ",2026-07-27,2026-12-02," in next(line for line in text.splitlines()
+                                           if line.startswith("azure,Standard_ND96isr_H100_v5,eastus,reservation,3yr,"))
     # a second refresh from the same feeds changes nothing
     again = json.loads(run("catalog", "refresh", "--from", str(FIXTURES), "--catalog-dir", str(catalog_copy),
                            "--retrieved", "2026-12-02", "--format", "json").stdout)

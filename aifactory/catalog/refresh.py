@@ -67,14 +67,16 @@ def feed_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def read_feeds(paths: list[Path], retrieved: str) -> tuple[list[list[PriceRow]], list[str]]:
+def read_feeds(paths: list[Path], retrieved: str, captured: str | None = None) -> tuple[list[list[PriceRow]], list[str]]:
+    """Parse every feed file; ``captured`` is when saved files that state no date of their own
+    (Azure Retail Prices API pages) were captured (default: ``retrieved``)."""
     rows: list[list[PriceRow]] = []
     names = []
     for path in feed_files(paths):
         text = path.read_text(encoding="utf-8")
         module = importer_for(path.name, text[:4000])
         try:
-            parsed = module.parse(text, source=module.SOURCE_URL, captured=retrieved)
+            parsed = module.parse(text, source=module.SOURCE_URL, captured=captured or retrieved)
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise FeedError(f"{path}: not a readable {module.__name__.rsplit('.', 1)[-1]} feed ({error})") from None
         rows.append([PriceRow(**{**r.__dict__, "retrieved": retrieved}) for r in parsed])
@@ -92,12 +94,12 @@ def _key(row: dict[str, str]) -> tuple[str, str, str, str, str]:
 
 
 def refresh(paths: list[Path], data_dir: Path, *, retrieved: str | None = None, write: bool = True,
-            cite: str | None = None, keep_missing: bool = False) -> Summary:
+            cite: str | None = None, keep_missing: bool = False, captured: str | None = None) -> Summary:
     """Merge the feeds into ``data_dir``/prices.csv (unless ``write`` is false); ``cite``
     replaces the feed URL as the rows' source (say where the saved files came from);
     ``keep_missing`` keeps rows a feed does not state (for a partial capture of a feed)."""
     retrieved = retrieved or date.today().isoformat()
-    feeds, names = read_feeds(paths, retrieved)
+    feeds, names = read_feeds(paths, retrieved, captured)
     if cite:
         feeds = [[PriceRow(**{**r.__dict__, "source": cite}) for r in feed] for feed in feeds]
     types = {(r["cloud"], r["instance_type"].lower()): r["instance_type"] for r in _read_csv(data_dir / "instances.csv")}
