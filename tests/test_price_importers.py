@@ -102,7 +102,8 @@ def test_refresh_reports_added_changed_removed(catalog_copy):
     assert changed[("gcp", "a3-highgpu-8g", "us-central1", "reservation", "1yr")]["old"] == 1.0
     added = {tuple(c["key"]) for c in summary["added"]}
     assert ("azure", "Standard_ND96isr_H100_v5", "eastus", "reservation", "3yr") in added
-    assert summary["removed"] == []  # every price the catalog holds in the feeds' scope is still stated
+    # the export prices on-demand a3 capacity in us-central1 but states no a3-megagpu-8g price there
+    assert [tuple(c["key"]) for c in summary["removed"]] == [("gcp", "a3-megagpu-8g", "us-central1", "on-demand", "")]
     text = prices.read_text()
     assert "aws,p5.48xlarge,us-east-1,capacity-block,,41.528," in text
     # an API page states no date: its prices held on the day it was captured, not the day it was imported
