@@ -13,6 +13,7 @@ from typing import Any, NotRequired, Optional, TypedDict
 
 import pulumi
 
+from aifactory.components.args import whole_numbers
 from aifactory.loader import load_facility
 from aifactory.spec import FacilitySpec
 
@@ -81,7 +82,8 @@ def facility_spec(args: Any, cloud: str) -> FacilitySpec:
         return args
     if not isinstance(args, Mapping):
         raise TypeError(f"a Facility takes the aifactory:facility fields or a FacilitySpec, not {type(args).__name__}")
-    data = {key: value for key, value in args.items() if value is not None}
+    # Every number crosses the provider protocol as a double: 16.0 is the 16 nodes the caller wrote.
+    data = whole_numbers(FacilityArgs, {key: value for key, value in args.items() if value is not None})
     data.setdefault("cloud", cloud)
     return load_facility(data)
 
