@@ -249,8 +249,8 @@ def budget_fits_cloud_limits(spec: FacilitySpec) -> Iterator[Problem]:
 
 @rule
 def budget_enforcement_supported(spec: FacilitySpec) -> Iterator[Problem]:
-    # AWS scales the facility's groups to zero at 100 %; Google Cloud publishes every budget update
-    # to a Pub/Sub topic for a kill switch to subscribe to; Azure has no stop action here yet.
+    # AWS (a Lambda function) and Google Cloud (a Cloud Run function on the budget's Pub/Sub topic)
+    # scale the facility's groups to zero at 100 %; Azure has no stop action here yet.
     if spec.budget is not None and spec.budget.enforce == "stop" and spec.cloud == "azure":
         yield Problem(
             _path("budget", "enforce"),

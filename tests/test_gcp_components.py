@@ -433,6 +433,14 @@ def test_budget_updates_go_to_the_topic_and_email_channels(standalone):
         f"projects/{PROJECT}/notificationChannels/{c.name}" for c in channels)
 
 
+def test_enforce_stop_deploys_a_kill_switch_for_every_group_of_the_facility(example):
+    function = example.one("gcp:cloudfunctionsv2/function:Function", "llm-prod-budget-kill").inputs
+    groups = [g.name.removesuffix("-mig") for g in example.of("gcp:compute/instanceGroupManager:InstanceGroupManager")]
+    assert groups and function["serviceConfig"]["environmentVariables"] == {
+        "AIFACTORY_PROJECT": PROJECT, "AIFACTORY_ZONE": ZONE, "AIFACTORY_GROUPS": ",".join(groups)}
+    assert function["eventTrigger"]["pubsubTopic"] == f"projects/{PROJECT}/topics/llm-prod-budget-updates"
+
+
 def test_budget_filter_names_the_facility_project(example):
     assert example.one(BUDGET, "llm-prod-budget").inputs["budgetFilter"]["projects"] == [f"projects/{PROJECT}"]
 

@@ -128,7 +128,9 @@ class Facility(FacilityExports, pulumi.ComponentResource):
                     project=self.project,
                     facility=spec.name,
                     tags=tags,
-                    enforce=spec.budget.enforce,
+                    enforce=spec.budget.enforce if self.fleets else "none",
+                    stop_group_names=[g for f in self.fleets.values() for g in f.group_names],
+                    zone=spec.zone,
                 ),
                 opts=child,
             )
