@@ -46,7 +46,8 @@ def region_of_zone(zone: str) -> str | None:
 
 
 def normalize_region(region: str) -> str:
-    return region
+    # Cloud Storage reports (and accepts) bucket locations in upper case: US-CENTRAL1 is us-central1.
+    return region.lower()
 
 
 def machine_type_name(value: str) -> str:
