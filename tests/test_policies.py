@@ -401,6 +401,9 @@ UNKNOWN_VERDICTS = {
     "encryption-at-rest": "volume encryption of",
     "required-tags": "missing the tag(s)",  # the provider's default tags are unknown
     "storage-protected": None,  # `protect` is a resource option, never unknown
+    "node-health-required": "initial lifecycle hooks of",
+    "carbon-cap": "node count of",
+    "efficiency-floor": "node count of",
 }
 
 
