@@ -248,3 +248,9 @@ def test_health_endpoint_answers_only_while_the_last_report_passed(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_efa_count_is_skipped_where_the_catalog_has_none():
+    e = expect.from_catalog("g6e.48xlarge")  # EFA, but the catalog has no card count for it
+    [efa] = checks.fabric(RecordedHost({}, {}), e)
+    assert (efa.name, efa.status, efa.reason) == ("fabric.efa", "skip", "the catalog has no EFA device count for g6e.48xlarge")

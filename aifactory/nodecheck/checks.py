@@ -283,6 +283,8 @@ def fabric(host: Host, expect: Expectation) -> List[Check]:
 
 
 def _efa(host: Host, expect: Expectation) -> Check:
+    if not expect.fabric_interfaces:
+        return Check("fabric.efa", SKIP, None, None, "the catalog has no EFA device count for %s" % expect.instance_type)
     out = host.run(FI_INFO)
     devices = parse.efa_devices(out.stdout) if out.returncode == 0 else []
     if len(devices) < expect.fabric_interfaces:
