@@ -44,7 +44,7 @@ class Mutant:
 
 
 CATALOG = "aifactory/catalog/data"
-P5_ROW = "aws,p5.48xlarge,us-east-1,on-demand,55.04,"
+P5_ROW = "aws,p5.48xlarge,us-east-1,on-demand,,55.04,"
 P5_TYPE = "aws,p5.48xlarge,H100,NVIDIA H100 80GB SXM5,8,80,192,2048,"
 
 MUTANTS: tuple[Mutant, ...] = (
@@ -56,14 +56,25 @@ MUTANTS: tuple[Mutant, ...] = (
            "return round(self.it_power_kw * self.pue, 3)", "return round(self.it_power_kw, 3)",
            ("tests/test_estimate.py", "tests/test_pins.py")),
     Mutant("estimate-spot-at-on-demand", "each capacity type is priced from its own rows", "aifactory/estimate.py",
-           'price = catalog.price(group.cloud, itype.name, group.region or "", group.capacity)',
-           'price = catalog.price(group.cloud, itype.name, group.region or "")',
+           "price = catalog.price(group.cloud, itype.name, region, group.capacity, term)",
+           "price = catalog.price(group.cloud, itype.name, region)",
            ("tests/test_estimate.py",)),
     Mutant("estimate-storage-free", "filesystems are priced per GiB-month", "aifactory/estimate.py",
-           "line.monthly_usd = round(sku.usd_per_gib_month * fs.capacity_gib, 2)",
+           "line.monthly_usd = round(usd_per_gib_month * fs.capacity_gib, 2)",
            "line.monthly_usd = 0.0",
            ("tests/test_estimate.py", "tests/test_pins.py")),
+    Mutant("org-discount-halved", "a discount_pct in the org pricing file lowers the line by exactly that",
+           "aifactory/estimate.py",
+           "usd_per_hour = usd_per_hour * (100 - override.discount_pct) / 100",
+           "usd_per_hour = usd_per_hour * (100 - override.discount_pct / 2) / 100",
+           ("tests/test_org_pricing.py",)),
     # ----------------------------------------------------------------- gates
+    Mutant("carbon-cap-1t-late", "carbon-cap blocks above maxMonthlyTco2e", "aifactory/policies/carbon.py",
+           "if total <= limit:", "if total <= limit + 1:",
+           ("tests/test_carbon_policies.py", "tests/test_energy.py")),
+    Mutant("asg-max-size-ignored", "a group that may scale is judged at its maxSize", "aifactory/inventory/aws.py",
+           '[(instances_for(as_float(res.get("maxSize")), per_node), "maxSize")]', "[]",
+           ("tests/test_gpu_capacity_shapes.py", "tests/test_inventory.py")),
     Mutant("power-cap-1kw-late", "power-cap blocks above maxFacilityKw", "aifactory/policies/power.py",
            "if total <= limit:", "if total <= limit + 1:",
            ("tests/test_boundaries.py", "tests/test_policies.py"), keyword="power"),
@@ -127,7 +138,7 @@ MUTANTS: tuple[Mutant, ...] = (
            ("tests/test_azure_components.py",)),
     # ----------------------------------------------------------------- catalog data used by shipped stacks
     Mutant("price-p5-us-east-1-plus-5pct", "the catalog's sourced p5.48xlarge price", f"{CATALOG}/prices.csv",
-           P5_ROW, "aws,p5.48xlarge,us-east-1,on-demand,57.792,",
+           P5_ROW, "aws,p5.48xlarge,us-east-1,on-demand,,57.792,",
            ("tests/test_pins.py", "tests/test_estimate.py")),
     Mutant("power-p5-plus-5pct", "the catalog's sourced p5.48xlarge node power", f"{CATALOG}/instances.csv",
            P5_TYPE + "efa,32,3200,,,10200,", P5_TYPE + "efa,32,3200,,,10710,",
@@ -137,6 +148,14 @@ MUTANTS: tuple[Mutant, ...] = (
            ("tests/test_pins.py", "tests/test_catalog.py")),
     Mutant("pue-aws", "the catalog's AWS PUE", f"{CATALOG}/pue.csv", "aws,1.15,", "aws,1.2,",
            ("tests/test_pins.py", "tests/test_estimate.py")),
+    Mutant("nodecheck-power-limit-ignored", "a node whose GPU power limit is not the default fails its check",
+           "aifactory/nodecheck/checks.py", "        elif limit != default:", "        elif False:",
+           ("tests/test_nodecheck.py",)),
+    Mutant("gcp-kill-switch-late", "the Google Cloud kill switch stops the groups once spend reaches the budget",
+           "aifactory/components/gcp/kill_switch.py",
+           'return float(notification["costAmount"]) >= float(notification["budgetAmount"])',
+           'return float(notification["costAmount"]) > float(notification["budgetAmount"])',
+           ("tests/test_gcp_kill_switch.py",)),
     # ----------------------------------------------------------------- diff, reports, exit codes
     Mutant("diff-usd-limit-50pct", "--max-increase-usd fails a larger increase", "aifactory/diff.py",
            "if increase is not None and increase > value:", "if increase is not None and increase > value * 1.5:",
