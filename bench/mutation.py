@@ -71,7 +71,7 @@ MUTANTS: tuple[Mutant, ...] = (
     # ----------------------------------------------------------------- gates
     Mutant("carbon-cap-1t-late", "carbon-cap blocks above maxMonthlyTco2e", "aifactory/policies/carbon.py",
            "if total <= limit:", "if total <= limit + 1:",
-           ("tests/test_carbon_policies.py", "tests/test_energy.py")),
+           ("tests/test_boundaries.py", "tests/test_carbon_policies.py", "tests/test_energy.py"), keyword="carbon"),
     Mutant("asg-max-size-ignored", "a group that may scale is judged at its maxSize", "aifactory/inventory/aws.py",
            '[(instances_for(as_float(res.get("maxSize")), per_node), "maxSize")]', "[]",
            ("tests/test_gpu_capacity_shapes.py", "tests/test_inventory.py")),

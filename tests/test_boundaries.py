@@ -336,3 +336,19 @@ def test_longest_names_fit_azure_scale_set_limits():
     assert len(sets) == 3
     for r in sets:
         assert len(r.inputs["vmScaleSetName"]) <= 64  # Linux scale-set names: 1 to 64 characters
+
+
+# --------------------------------------------------------------------------- carbon-cap
+
+
+def test_carbon_cap_at_under_and_over_the_limit():
+    from aifactory.catalog.energy import grid_carbon
+    from aifactory.policies.carbon import carbon_cap
+
+    grid = grid_carbon("aws", "us-east-1").gco2e_per_kwh
+    # 16 x 10.2 kW x PUE 1.15 x 730 h at load factor 1.0, times the region's grid intensity.
+    tco2e = 16 * P5.node_power_w / 1000 * AWS_PUE * HOURS * grid / 1e6
+    resources = aws_facility(nodes=16.0)
+    assert not run_stack(carbon_cap, resources, {"maxMonthlyTco2e": tco2e + 0.01, "loadFactor": 1.0})
+    over = run_stack(carbon_cap, resources, {"maxMonthlyTco2e": tco2e - 0.01, "loadFactor": 1.0})
+    assert len(over) == 1 and "maxMonthlyTco2e" in over[0][0]
