@@ -45,15 +45,21 @@ def load(arg: str) -> engine_json.EngineDocument:
         raise SpecError([Problem(where, problem) for problem in error.problems]) from None
 
 
-def team_of(document: engine_json.EngineDocument) -> str | None:
-    """The team named by the stack config the document carries (`aifactory:facility.team`)."""
+def facility_config(document: engine_json.EngineDocument) -> dict:
+    """The `aifactory:facility` stack config the document carries (the engine keeps it as JSON text);
+    empty when it carries none or none that parses."""
     facility = document.config.get(CONFIG_KEY)
     if isinstance(facility, str):
         try:
             facility = json.loads(facility)
         except json.JSONDecodeError:
-            return None
-    team = facility.get("team") if isinstance(facility, dict) else None
+            return {}
+    return facility if isinstance(facility, dict) else {}
+
+
+def team_of(document: engine_json.EngineDocument) -> str | None:
+    """The team named by the stack config the document carries (`aifactory:facility.team`)."""
+    team = facility_config(document).get("team")
     return team if isinstance(team, str) and team else None
 
 
@@ -70,13 +76,7 @@ def policy_config_for(document: engine_json.EngineDocument, given: Path | None) 
 
 
 def load_factor_of(document: engine_json.EngineDocument) -> float | None:
-    facility = document.config.get(CONFIG_KEY)
-    if isinstance(facility, str):
-        try:
-            facility = json.loads(facility)
-        except json.JSONDecodeError:
-            return None
-    value = facility.get("load_factor") if isinstance(facility, dict) else None
+    value = facility_config(document).get("load_factor")
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 

@@ -138,6 +138,16 @@ class Estimate:
         }
 
 
+def _negotiated(listed: float | None, override, rate: float | None) -> float | None:
+    """The org's price where its pricing file has an override: the override's own rate, else the list
+    price less its discount; None without an override, or with a discount and no list price to take it off."""
+    if override is None:
+        return None
+    if rate is not None:
+        return rate
+    return listed * (100 - override.discount_pct) / 100 if listed is not None else None
+
+
 def _as_of(row) -> str | None:
     return row.valid_from or None
 
@@ -184,14 +194,10 @@ def fleet_line(group: GpuGroup, pue: float, pricing: OrgPricing = NO_PRICING, lo
             line.notes.append(f"spot price: {price.statistic or 'one snapshot'}; spot prices move hourly")
     usd_per_hour = price.usd_per_hour if price is not None else None
     override = pricing.for_fleet(group.cloud, itype.name, group.region, priced_as)
-    if override is not None:
-        if override.usd_per_hour is not None:
-            usd_per_hour = override.usd_per_hour
-        elif usd_per_hour is not None:
-            usd_per_hour = usd_per_hour * (100 - override.discount_pct) / 100
-        if usd_per_hour is not None:
-            basis = BASIS_NEGOTIATED
-            line.notes.append(override.describe())
+    negotiated = _negotiated(usd_per_hour, override, override.usd_per_hour if override else None)
+    if negotiated is not None:
+        usd_per_hour, basis = negotiated, BASIS_NEGOTIATED
+        line.notes.append(override.describe())
     if usd_per_hour is not None:
         line.price_basis = basis
         line.usd_per_hour = usd_per_hour
@@ -233,14 +239,10 @@ def filesystem_line(fs: Filesystem, pricing: OrgPricing = NO_PRICING, load_facto
     elif sku.no_price_reason:
         line.notes.append(f"no list price: {sku.no_price_reason}")
     override = pricing.for_storage(fs.cloud, sku.sku, sku.throughput_mbps_per_tib, fs.region)
-    if override is not None:
-        if override.usd_per_gib_month is not None:
-            usd_per_gib_month = override.usd_per_gib_month
-        elif usd_per_gib_month is not None:
-            usd_per_gib_month = usd_per_gib_month * (100 - override.discount_pct) / 100
-        if usd_per_gib_month is not None:
-            basis = BASIS_NEGOTIATED
-            line.notes.append(override.describe())
+    negotiated = _negotiated(usd_per_gib_month, override, override.usd_per_gib_month if override else None)
+    if negotiated is not None:
+        usd_per_gib_month, basis = negotiated, BASIS_NEGOTIATED
+        line.notes.append(override.describe())
     if usd_per_gib_month is None:
         return line
     line.monthly_usd = round(usd_per_gib_month * fs.capacity_gib, 2)

@@ -65,8 +65,8 @@ MUTANTS: tuple[Mutant, ...] = (
            ("tests/test_estimate.py", "tests/test_pins.py")),
     Mutant("org-discount-halved", "a discount_pct in the org pricing file lowers the line by exactly that",
            "aifactory/estimate.py",
-           "usd_per_hour = usd_per_hour * (100 - override.discount_pct) / 100",
-           "usd_per_hour = usd_per_hour * (100 - override.discount_pct / 2) / 100",
+           "listed * (100 - override.discount_pct) / 100",
+           "listed * (100 - override.discount_pct / 2) / 100",
            ("tests/test_org_pricing.py",)),
     # ----------------------------------------------------------------- gates
     Mutant("carbon-cap-1t-late", "carbon-cap blocks above maxMonthlyTco2e", "aifactory/policies/carbon.py",
