@@ -198,3 +198,18 @@ def test_progress_on_a_terminal_only(tmp_path):
     assert b"starting the policy pack" in seen and b"judging 30 resources" in seen
     piped = run_cli("report", str(checkpoint), "--format", "json", cwd=tmp_path)
     assert piped.returncode == 0 and piped.stderr == ""
+
+
+@pytest.mark.parametrize("facility, team, factor", [
+    ('{"team": "vision", "load_factor": 0.6}', "vision", 0.6),  # the engine keeps structured config as JSON text
+    ({"team": "llm", "load_factor": 1}, "llm", 1.0),
+    ({"team": "", "load_factor": True}, None, None),  # an empty team and a boolean are no values
+    ("{not json", None, None),
+])
+def test_the_documents_facility_config_gives_team_and_load_factor(facility, team, factor):
+    from aifactory.engine_json import EngineDocument
+    from aifactory.enginereport import load_factor_of, team_of
+
+    document = EngineDocument("preview-digest", "aifactory", "s", [], config={"aifactory:facility": facility})
+    assert team_of(document) == team
+    assert load_factor_of(document) == factor
