@@ -427,3 +427,60 @@ def test_gke_node_auto_provisioning_of_gpus_cannot_be_proven(client):
                                   {"resource_type": "nvidia-h100-80gb", "maximum": 1024}]})
 
     cannot_prove(client, record(program), "instance type", "node auto-provisioning", "nvidia-h100-80gb")
+
+
+def verdicts(client, resources) -> list:
+    providers = {r.urn: r for r in resources if r.is_provider}
+    return client.analyze_stack(resources, providers)
+
+
+def test_autoscale_setting_of_a_known_non_gpu_resource_counts_nothing(client):
+    def program():
+        o = azure_provider()
+        azure.compute.VirtualMachineScaleSet("gpu", resource_group_name="rg", location="eastus",
+                                             sku={"name": AZURE_LARGE, "capacity": 2}, opts=o)
+        plan = azure.web.AppServicePlan("plan", resource_group_name="rg", location="eastus",
+                                        sku={"name": "P1v3", "tier": "PremiumV3"}, opts=o)
+        azure.monitor.AutoscaleSetting("web", resource_group_name="rg", target_resource_uri=plan.id, enabled=True,
+                                       profiles=[{"name": "default", "rules": [],
+                                                  "capacity": {"minimum": "1", "default": "1", "maximum": "30"}}],
+                                       opts=o)
+
+    resources = record(program)
+    group, inventory = only_group(resources)
+    assert (group.nodes, inventory.unknowns) == (2, [])
+    client.configure({"power-cap": {"maxFacilityKw": 30}})  # 2 x 10.2 kW x PUE fits; 30 would not
+    assert [v.message for v in verdicts(client, resources) if v.policy == "power-cap"] == []
+
+
+def test_autoscale_setting_whose_target_may_be_a_gpu_scale_set_cannot_be_proven(client):
+    def program():
+        o = azure_provider()
+        rg = azure.resources.ResourceGroup("rg", location="eastus", opts=o)
+        azure.compute.VirtualMachineScaleSet("gpu", resource_group_name=rg.name, location="eastus",
+                                             sku={"name": AZURE_LARGE, "capacity": 2}, opts=o)
+        target = rg.id.apply(lambda rid: f"{rid}/providers/Microsoft.Compute/virtualMachineScaleSets/gpu")
+        azure.monitor.AutoscaleSetting("scale", resource_group_name=rg.name, target_resource_uri=target, enabled=True,
+                                       profiles=[{"name": "default", "rules": [],
+                                                  "capacity": {"minimum": "1", "default": "1", "maximum": "300"}}],
+                                       opts=o)
+
+    cannot_prove(client, record(program), "node count", "scale", "target")
+
+
+def test_autoscale_setting_whose_unknown_target_has_no_gpu_scale_set_to_scale_counts_nothing(client):
+    def program():
+        o = azure_provider()
+        rg = azure.resources.ResourceGroup("rg", location="eastus", opts=o)
+        azure.compute.VirtualMachineScaleSet("cpu", resource_group_name=rg.name, location="eastus",
+                                             sku={"name": "Standard_D4s_v5", "capacity": 2}, opts=o)
+        target = rg.id.apply(lambda rid: f"{rid}/providers/Microsoft.Compute/virtualMachineScaleSets/cpu")
+        azure.monitor.AutoscaleSetting("scale", resource_group_name=rg.name, target_resource_uri=target, enabled=True,
+                                       profiles=[{"name": "default", "rules": [],
+                                                  "capacity": {"minimum": "1", "default": "1", "maximum": "300"}}],
+                                       opts=o)
+
+    resources = record(program)
+    inventory = from_resources(resources)
+    assert (inventory.groups, inventory.unknowns) == ([], [])
+    assert [v for v in verdicts(client, resources) if "cannot prove" in v.message] == []

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from aifactory import catalog
 from aifactory.inventory.model import Filesystem, GpuGroup
 from aifactory.inventory.resources import BudgetTerms, Resource, capacity_gib, node_counts, worst_type
-from aifactory.inventory.values import MISSING, UNKNOWN, as_bool, as_float, as_int, lookup
+from aifactory.inventory.values import MISSING, UNKNOWN, as_bool, as_float, as_int, is_unknown, lookup
 
 if TYPE_CHECKING:
     from aifactory.inventory.budgets import Scopes
@@ -141,12 +141,32 @@ def read_managed_cluster(reader: Reader, res: Resource, used: set[str]) -> list[
     return groups
 
 
+# Resources whose ID a scale set's ID can be built from (an ID computed from one of them may name any
+# scale set inside it).
+_CONTAINERS = frozenset({RESOURCE_GROUP})
+
+
+def autoscale_targets(reader: Reader, res: Resource) -> list[Resource] | None:
+    """The scale sets an autoscale setting may scale: the one its literal target names (none when it
+    names something outside the program or not a scale set); when the target is unknown at preview,
+    every scale set it is computed from, none when it is computed from other resources of the
+    program alone (a plan, a web app: not a scale set), else None (it may be any scale set)."""
+    target = res.get("targetResourceUri")
+    if isinstance(target, str) and not is_unknown(target):
+        return reader.linked_all(res, "targetResourceUri", {VMSS}, target)
+    sources = [reader.by_urn[u] for u in res.deps_of("targetResourceUri") if u in reader.by_urn]
+    if any(s.type == VMSS for s in sources):
+        return [s for s in sources if s.type == VMSS]
+    if sources and not any(s.type in _CONTAINERS for s in sources):
+        return []
+    return None
+
+
 def read_autoscale_setting(reader: Reader, res: Resource) -> tuple[list[Resource] | None, Any, str] | None:
     """(scale sets it scales, the largest maximum of its profiles, where that comes from)."""
     if as_bool(res.get("enabled")) is False:
         return None
-    target = res.get("targetResourceUri")
-    targets = reader.linked_all(res, "targetResourceUri", {VMSS}, UNKNOWN if target is UNKNOWN else target)
+    targets = autoscale_targets(reader, res)
     profiles = res.get("profiles")
     maxima = [as_int(lookup(p, "capacity", "maximum")) for p in profiles] if isinstance(profiles, list) else [UNKNOWN]
     if UNKNOWN in maxima or profiles is UNKNOWN:
