@@ -112,7 +112,7 @@ def launch_template_of(reader: Reader, res: Resource, used: set[str]) -> Resourc
 Candidates = list[tuple[Any, str]]
 
 
-def _requirement_types(requirements: Any, path: str) -> Candidates:
+def requirement_types(requirements: Any, path: str) -> Candidates:
     """Attribute-based selection: the types an `allowedInstanceTypes` list names exactly, none when it
     allows no accelerators, else unknown (any GPU type that matches may launch)."""
     if requirements is MISSING:
@@ -133,7 +133,7 @@ def _own_types(res: Resource, prefix: str = "") -> Candidates:
     itype = res.get("instanceType")
     if itype is not MISSING:
         return [(itype, f"{prefix}instanceType")]
-    return _requirement_types(res.get("instanceRequirements"), f"{prefix}instanceRequirements")
+    return requirement_types(res.get("instanceRequirements"), f"{prefix}instanceRequirements")
 
 
 def _template_types(reader: Reader, res: Resource, key: str, spec: Any, path: str, used: set[str],
@@ -176,7 +176,7 @@ def _override_types(reader: Reader, res: Resource, key: str, overrides: Any, pat
         elif lookup(override, "instanceType") is not MISSING:
             out.append((lookup(override, "instanceType"), f"{where}.instanceType"))
         elif lookup(override, "instanceRequirements") is not MISSING:
-            out += _requirement_types(lookup(override, "instanceRequirements"), f"{where}.instanceRequirements")
+            out += requirement_types(lookup(override, "instanceRequirements"), f"{where}.instanceRequirements")
         elif lookup(override, "launchTemplateSpecification") is not MISSING:
             out += _template_types(reader, res, key, lookup(override, "launchTemplateSpecification"),
                                    f"{where}.launchTemplateSpecification", used, ("launchTemplateId", "launchTemplateName"))

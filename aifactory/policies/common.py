@@ -19,8 +19,8 @@ from __future__ import annotations
 import operator
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -35,6 +35,7 @@ from aifactory.inventory import (
     Inventory,
     Placement,
     Resource,
+    as_bool,
     as_resource,
     from_resources,
     is_gpu_type,
@@ -267,12 +268,15 @@ def cannot_prove(what: str, urn: str | None, path: str, gate: str) -> str:
 
 @dataclass
 class NodeFacts:
-    """What one compute resource says about itself: its instance type(s) and zone(s)."""
+    """What one compute resource says about itself: the instance type(s) it may launch and the zone(s)
+    it places them in."""
 
     cloud: str
     instance_types: list[Any]  # names, or UNKNOWN
-    path: str  # the input the type comes from
+    path: str  # the input the (first unknown, else first) type comes from
     zones: list[str]
+    # Zones of a type that only some of the resource's parts place (a fleet override, a cluster's pool).
+    type_zones: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def known_types(self) -> list[str]:
@@ -284,62 +288,167 @@ class NodeFacts:
 
     @cached_property
     def gpu_types(self) -> list[str]:
-        return [t for t in self.known_types if is_gpu_type(self.cloud, t)]
+        return list(dict.fromkeys(t for t in self.known_types if is_gpu_type(self.cloud, t)))
 
     @property
     def is_gpu(self) -> bool:
         return bool(self.gpu_types)
+
+    def zones_of(self, instance_type: str) -> list[str]:
+        return self.type_zones.get(instance_type, self.zones)
 
 
 def _strs(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str) and not is_unknown(v)] if isinstance(value, list) else []
 
 
+def _zone(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) and value and not is_unknown(value) else []
+
+
+# A candidate type: (value, input path, the zones it is placed in or None for the resource's own).
+_Candidate = tuple[Any, str, "list[str] | None"]
+
+
+def _listed(value: Any, path: str, read) -> list[_Candidate]:
+    """Candidates of each entry of a list input (`read(entry, path_of_entry)`); an unknown or
+    unreadable list is one unknown candidate."""
+    if value is MISSING:
+        return []
+    if not isinstance(value, list):
+        return [(UNKNOWN, path, None)]
+    out: list[_Candidate] = []
+    for i, entry in enumerate(value):
+        where = f"{path}[{i}]"
+        out += read(entry, where) if isinstance(entry, Mapping) else [(UNKNOWN, where, None)]
+    return out
+
+
+def _named(value: Any, path: str, *, required: bool = False) -> list[_Candidate]:
+    """Candidates of a list of type names (an absent list adds none unless it is required)."""
+    if value is MISSING and not required:
+        return []
+    if not isinstance(value, list):
+        return [(UNKNOWN, path, None)]
+    return [(x, f"{path}[{i}]", None) for i, x in enumerate(value)]
+
+
+def _aws_override(entry: Any, where: str) -> list[_Candidate]:
+    """A mixed-instances, fleet or spot fleet override (or inline launch specification): its type or
+    the types its instance requirements allow; one that names only a launch template adds nothing
+    (the template is judged itself)."""
+    zones = _zone(lookup(entry, "availabilityZone")) or None
+    itype = lookup(entry, "instanceType")
+    if itype is not MISSING:
+        return [(itype, f"{where}.instanceType", zones)]
+    found = inv.aws.requirement_types(lookup(entry, "instanceRequirements"), f"{where}.instanceRequirements")
+    return [(t, p, zones) for t, p in found]
+
+
+def _aws_fleet_configs(res: Resource) -> list[_Candidate]:
+    return _listed(res.get("launchTemplateConfigs"), "launchTemplateConfigs",
+                   lambda c, w: _listed(lookup(c, "overrides"), f"{w}.overrides", _aws_override))
+
+
+def _azure_pool(get, prefix: str) -> list[_Candidate]:
+    """An AKS pool's size, or each size of a VirtualMachines pool, in the pool's zones."""
+    zones = _strs(get("availabilityZones")) or None
+    manual = get("virtualMachinesProfile", "scale", "manual")
+    if manual is UNKNOWN or (isinstance(manual, list) and manual):
+        return [(t, p, zones) for t, p, _ in _listed(manual, f"{prefix}virtualMachinesProfile.scale.manual",
+                                                      lambda m, w: [(lookup(m, "size"), f"{w}.size", None)])]
+    return [(get("vmSize"), f"{prefix}vmSize", zones)]
+
+
+def _gke_pool(get, prefix: str, default_zones: list[str] | None) -> list[_Candidate]:
+    zones = _strs(get("nodeLocations")) or default_zones
+    return [(get("nodeConfig", "machineType"), f"{prefix}nodeConfig.machineType", zones)]
+
+
+def _candidates(res: Resource) -> tuple[list[_Candidate], list[str]] | None:
+    """(candidate types, the resource's zones), or None for anything that is not a compute node or group."""
+    t = res.type
+    get = res.get
+    if t in (inv.AWS_LAUNCH_TEMPLATE, inv.AWS_INSTANCE, inv.aws.SPOT_INSTANCE_REQUEST, inv.aws.LAUNCH_CONFIGURATION):
+        if t != inv.AWS_LAUNCH_TEMPLATE and get("instanceType") is MISSING:
+            return None  # launched from a template, which is judged on its own
+        zone = get("placement", "availabilityZone") if t == inv.AWS_LAUNCH_TEMPLATE else get("availabilityZone")
+        return [(get("instanceType"), "instanceType", None)], _zone(zone)
+    if t == inv.AWS_ASG:
+        found = _listed(get("mixedInstancesPolicy", "launchTemplate", "overrides"),
+                        "mixedInstancesPolicy.launchTemplate.overrides", _aws_override)
+        tags = inv.resource_tags(res)
+        if not found and isinstance(tags.get(inv.INSTANCE_TYPE_TAG), str):
+            found = [(tags[inv.INSTANCE_TYPE_TAG], f"tags[{inv.INSTANCE_TYPE_TAG}]", None)]
+        return found, _strs(get("availabilityZones")) or _zone(tags.get(inv.ZONE_TAG))
+    if t == inv.AWS_EKS_NODE_GROUP:
+        return _named(get("instanceTypes"), "instanceTypes"), []  # none: its launch template's, judged itself
+    if t == inv.aws.FLEET:
+        return _aws_fleet_configs(res), []
+    if t == inv.aws.SPOT_FLEET_REQUEST:
+        inline = _listed(get("launchSpecifications"), "launchSpecifications", _aws_override)
+        return inline + _aws_fleet_configs(res), []
+    if t == inv.AZURE_VMSS:
+        sizes = _listed(get("skuProfile", "vmSizes"), "skuProfile.vmSizes",
+                        lambda v, w: [(lookup(v, "name"), f"{w}.name", None)])
+        return [(get("sku", "name"), "sku.name", None), *sizes], _strs(get("zones"))
+    if t == inv.AZURE_VM:
+        return [(get("hardwareProfile", "vmSize"), "hardwareProfile.vmSize", None)], _strs(get("zones"))
+    if t == inv.AZURE_AKS_POOL:
+        return _azure_pool(get, ""), []
+    if t == inv.azure.MANAGED_CLUSTER:
+        return _listed(get("agentPoolProfiles"), "agentPoolProfiles",
+                       lambda p, w: _azure_pool(lambda *path: lookup(p, *path), f"{w}.")), []
+    if t in (inv.GCP_TEMPLATE, inv.GCP_REGION_TEMPLATE, inv.GCP_INSTANCE):
+        if t == inv.GCP_INSTANCE and get("machineType") is MISSING:
+            return None  # made from an instance template, which is judged on its own
+        return [(get("machineType"), "machineType", None)], _zone(get("zone"))
+    if t in (inv.GCP_MIG, inv.GCP_REGION_MIG):
+        # The versions' templates are judged on their own; a flexibility policy may launch other types.
+        found = _listed(get("instanceFlexibilityPolicy", "instanceSelections"), "instanceFlexibilityPolicy.instanceSelections",
+                        lambda sel, w: _named(lookup(sel, "machineTypes"), f"{w}.machineTypes", required=True))
+        return found, _zone(get("zone")) or _strs(get("distributionPolicyZones"))
+    if t == inv.GCP_NODE_POOL:
+        return _gke_pool(get, "", None), _strs(get("nodeLocations"))
+    if t == inv.gcp.CLUSTER:
+        cluster_zones = _strs(get("nodeLocations")) or None
+        pools = get("nodePools")
+        found = _listed(pools, "nodePools", lambda p, w: _gke_pool(lambda *path: lookup(p, *path), f"{w}.", cluster_zones))
+        if as_bool(get("removeDefaultNodePool")) is not True and not (isinstance(pools, list) and pools):
+            found += [(get("nodeConfig", "machineType"), "nodeConfig.machineType", cluster_zones)]
+        return found, []
+    return None
+
+
 def node_facts(res: Resource) -> NodeFacts | None:
     """Instance types and zones a compute resource carries itself (no links followed: a resource
-    policy sees one resource). None for anything that is not a compute node or group."""
-    t = res.type
+    policy sees one resource). None for anything that is not a compute node or group, or names no
+    type itself."""
+    found = _candidates(res)
+    if found is None:
+        return None
+    candidates, zones = found
     cloud = res.cloud or ""
     types: list[Any] = []
-    path = ""
-    zones: list[str] = []
-    if t in (inv.AWS_LAUNCH_TEMPLATE, inv.AWS_INSTANCE):
-        if t == inv.AWS_INSTANCE and res.get("instanceType") is MISSING:
-            return None  # launched from a template, which is judged on its own
-        types, path = [res.get("instanceType")], "instanceType"
-        zone = res.get("placement", "availabilityZone") if t == inv.AWS_LAUNCH_TEMPLATE else res.get("availabilityZone")
-        zones = [zone] if isinstance(zone, str) else []
-    elif t == inv.AWS_ASG:
-        overrides = res.get("mixedInstancesPolicy", "launchTemplate", "overrides")
-        if isinstance(overrides, list) and overrides:
-            types = [lookup(o, "instanceType") for o in overrides]
-            types, path = [x for x in types if x is not MISSING], "mixedInstancesPolicy.launchTemplate.overrides"
-        if not types:
-            tags = inv.resource_tags(res)
-            if isinstance(tags.get(inv.INSTANCE_TYPE_TAG), str):
-                types, path = [tags[inv.INSTANCE_TYPE_TAG]], f"tags[{inv.INSTANCE_TYPE_TAG}]"
-        zones = _strs(res.get("availabilityZones")) or (
-            [inv.resource_tags(res)[inv.ZONE_TAG]] if isinstance(inv.resource_tags(res).get(inv.ZONE_TAG), str) else [])
-    elif t == inv.AWS_EKS_NODE_GROUP:
-        value = res.get("instanceTypes")
-        types = [x for x in value] if isinstance(value, list) else ([UNKNOWN] if value is UNKNOWN else [])
-        path = "instanceTypes"
-    elif t == inv.AZURE_VMSS:
-        types, path, zones = [res.get("sku", "name")], "sku.name", _strs(res.get("zones"))
-    elif t == inv.AZURE_VM:
-        types, path, zones = [res.get("hardwareProfile", "vmSize")], "hardwareProfile.vmSize", _strs(res.get("zones"))
-    elif t == inv.AZURE_AKS_POOL:
-        types, path, zones = [res.get("vmSize")], "vmSize", _strs(res.get("availabilityZones"))
-    elif t in (inv.GCP_TEMPLATE, inv.GCP_REGION_TEMPLATE, inv.GCP_INSTANCE):
-        types, path = [res.get("machineType")], "machineType"
-        zone = res.get("zone")
-        zones = [zone] if isinstance(zone, str) else []
-    elif t == inv.GCP_NODE_POOL:
-        types, path, zones = [res.get("nodeConfig", "machineType")], "nodeConfig.machineType", _strs(res.get("nodeLocations"))
-    else:
-        return None
-    types = [inv.machine_type_name(x) if isinstance(x, str) and cloud == "gcp" else x for x in types]
-    types = [UNKNOWN if is_unknown(x) else x for x in types if x is not MISSING]
+    paths: list[str] = []
+    type_zones: dict[str, list[str]] = {}
+    parts_zones: dict[str, bool] = {}  # whether every part placing the type names its zones
+    for value, path, placed in candidates:
+        if value is MISSING:
+            continue
+        if is_unknown(value) or not isinstance(value, str):
+            value = UNKNOWN
+        elif cloud == "gcp":
+            value = inv.machine_type_name(value)
+        types.append(value)
+        paths.append(path)
+        if isinstance(value, str):
+            parts_zones[value] = parts_zones.get(value, True) and placed is not None
+            if placed is not None:
+                type_zones.setdefault(value, []).extend(z for z in placed if z not in type_zones.get(value, []))
     if not types:
         return None
-    return NodeFacts(cloud, types, path, zones)
+    # A type some part places without naming zones is judged at the resource's zones.
+    type_zones = {k: v for k, v in type_zones.items() if parts_zones.get(k)}
+    path = next((p for v, p in zip(types, paths) if v is UNKNOWN), paths[0])
+    return NodeFacts(cloud, types, path, zones, type_zones)

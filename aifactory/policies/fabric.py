@@ -33,6 +33,9 @@ from aifactory.policies.common import Setting, Subject, cannot_prove, config_sch
 FABRIC_COMPLETE = [
     Setting("minFabricShare", "number", 1.0,
             "Share (0-1) of the type's fabric bandwidth a GPU node must be provisioned with.", minimum=0),
+    Setting("aksInfinibandSupport", "boolean", False,
+            "The org's subscriptions have the AKSInfinibandSupport feature registered, so AKS places a node "
+            "pool's VMs on one InfiniBand network (no resource input shows it)."),
 ]
 PLACEMENT = [
     Setting("minNodes", "integer", 2, "On-demand GPU fleets of at least this many nodes must be placed together.",
@@ -66,7 +69,7 @@ def _card(nic: Any) -> Any:
 
 
 def _aws_efa(s: Subject, itype: catalog.InstanceType, min_share: float, report: ReportViolation) -> None:
-    if s.type == inv.AWS_INSTANCE and s.get("launchTemplate") is not MISSING:
+    if s.type != inv.AWS_LAUNCH_TEMPLATE and s.get("launchTemplate") is not MISSING:
         return  # the launch template carries the interfaces and is judged itself
     nics = s.get("networkInterfaces")
     if nics is UNKNOWN:
@@ -151,13 +154,114 @@ def _gcp_network_mtu(s: Subject, report: ReportViolation) -> None:
                f"GPU RDMA traffic needs MTU {need} (catalog fabric_mtu). Set mtu={need}.")
 
 
+def _no_interfaces(s: Subject, itype: catalog.InstanceType, what: str, min_share: float, report: ReportViolation) -> None:
+    """A shape that has no network interfaces of its own to carry the type's EFA cards."""
+    need = itype.fabric_interfaces or 1
+    if min_share > 0:
+        report(_share_message(
+            s, itype, "EFA network cards", 0, need,
+            f"{what} carries no network interfaces, so no EFA card can be attached. Launch the nodes from an "
+            "aws.ec2.LaunchTemplate with one interface per card ('efa' at device index 0 on card 0, 'efa-only' at "
+            "device index 1 on the others).",
+        ))
+
+
+def _spot_fleet_inline(s: Subject, min_share: float, report: ReportViolation) -> None:
+    """A spot fleet's inline launch specifications (its launch template configs' templates are
+    judged themselves)."""
+    specs = s.get("launchSpecifications")
+    for name in dict.fromkeys(lookup(spec, "instanceType") for spec in (specs if isinstance(specs, list) else [])):
+        itype = catalog.instance("aws", name) if isinstance(name, str) else None
+        if itype is not None and itype.fabric == "efa":
+            _no_interfaces(s, itype, f"An inline launch specification ({name})", min_share, report)
+
+
+def _aks_pools(s: Subject) -> list[tuple[str, Any]]:
+    """(pool name, reader of its inputs) of an agent pool or each of a managed cluster's profiles."""
+    if s.type == inv.AZURE_AKS_POOL:
+        return [(s.resource.name, s.get)]
+    profiles = s.get("agentPoolProfiles")
+    return [(f"{s.resource.name}/{_label(p, i)}", lambda *path, _p=p: lookup(_p, *path))
+            for i, p in enumerate(profiles if isinstance(profiles, list) else [])]
+
+
+def _label(pool: Any, index: int) -> str:
+    name = lookup(pool, "name")
+    return name if isinstance(name, str) else str(index)
+
+
+def _aks_ib(s: Subject, min_share: float, accepted: bool, report: ReportViolation) -> None:
+    for pool, get in _aks_pools(s):
+        manual = get("virtualMachinesProfile", "scale", "manual")
+        sizes = ([lookup(m, "size") for m in manual if isinstance(m, Mapping)] if isinstance(manual, list) and manual
+                 else [get("vmSize")])
+        for name in dict.fromkeys(x for x in sizes if isinstance(x, str)):
+            itype = catalog.instance("azure", name)
+            if itype is None or itype.fabric != "infiniband" or accepted or min_share <= 0:
+                continue
+            report(f"AKS pool {pool} runs {itype.name}, whose {itype.fabric_interfaces or 'every'} InfiniBand ports "
+                   "connect only VMs of one placement group, and AKS builds the pool's scale set itself: no input of "
+                   "the pool can state that its VMs share one InfiniBand network. AKS places them on one when the "
+                   "subscription has the AKSInfinibandSupport feature registered. Register it and set "
+                   "fabric-complete.aksInfinibandSupport=true in the team's policy config, or run the fleet as a scale "
+                   "set with singlePlacementGroup=true.")
+
+
+def _gke_pools(s: Subject) -> list[tuple[str, str, Any]]:
+    """(pool name, input prefix, reader of its inputs) of a node pool or each of a cluster's own pools."""
+    if s.type == inv.GCP_NODE_POOL:
+        return [(s.resource.name, "", s.get)]
+    pools = s.get("nodePools")
+    out = [(f"{s.resource.name}/{_label(p, i)}", f"nodePools[{i}].", lambda *path, _p=p: lookup(_p, *path))
+           for i, p in enumerate(pools if isinstance(pools, list) else [])]
+    if as_bool(s.get("removeDefaultNodePool")) is not True and not out:
+        out.append((f"{s.resource.name}/default-pool", "", None))
+    return out
+
+
+def _gke_nics(s: Subject, min_share: float, report: ReportViolation) -> None:
+    for pool, prefix, get in _gke_pools(s):
+        machine = (get or s.get)("nodeConfig", "machineType")
+        itype = catalog.instance("gcp", inv.machine_type_name(machine)) if isinstance(machine, str) else None
+        if itype is None or not itype.fabric_interfaces or itype.fabric not in (
+                "gpudirect-tcpx", "gpudirect-tcpxo", "rdma"):
+            continue
+        need, host = itype.fabric_interfaces, itype.host_nics or 1
+        if get is None:
+            report(f"The default node pool of {s.resource.name} runs {itype.name}, which has {need} GPU NICs, but a "
+                   "cluster's default pool cannot attach additional node networks. Set removeDefaultNodePool=true and "
+                   "run the GPU nodes in a gcp.container.NodePool with networkConfig.additionalNodeNetworkConfigs.")
+            continue
+        config = get("networkConfig")
+        profile = lookup(config, "acceleratorNetworkProfile") if isinstance(config, Mapping) else config
+        if itype.fabric == "rdma" and isinstance(profile, str) and profile.lower() == "auto":
+            continue  # GKE creates the RDMA networks and attaches every NIC itself
+        networks = lookup(config, "additionalNodeNetworkConfigs") if isinstance(config, Mapping) else config
+        if networks is UNKNOWN or (isinstance(networks, list) and any(not isinstance(n, Mapping) for n in networks)):
+            report(cannot_prove("additional node networks", s.resource.urn,
+                                f"{prefix}networkConfig.additionalNodeNetworkConfigs",
+                                f"every GPU NIC of {itype.name} is attached"))
+            continue
+        have = max(0, len(networks if isinstance(networks, list) else []) - (host - 1))
+        if have / need < min_share:
+            auto = " or set networkConfig.acceleratorNetworkProfile='auto'" if itype.fabric == "rdma" else ""
+            report(_share_message(
+                s, itype, "GPU NICs", min(have, need), need,
+                f"Pool {pool}: give it {host - 1 + need} additionalNodeNetworkConfigs ({host - 1} more host network(s) "
+                f"and one per GPU NIC, each its own VPC and subnet){auto} (counting every additional network as a GPU "
+                "NIC; their NIC type is not visible on the pool).",
+            ))
+
+
 GCP_NETWORK = "gcp:compute/network:Network"
-_FABRIC_TYPES = {inv.AWS_LAUNCH_TEMPLATE, inv.AWS_INSTANCE, inv.AZURE_VMSS, inv.GCP_TEMPLATE, inv.GCP_REGION_TEMPLATE,
-                 inv.GCP_INSTANCE, GCP_NETWORK}
+_FABRIC_TYPES = {inv.AWS_LAUNCH_TEMPLATE, inv.AWS_INSTANCE, inv.aws.SPOT_INSTANCE_REQUEST, inv.aws.LAUNCH_CONFIGURATION,
+                 inv.AZURE_VMSS, inv.GCP_TEMPLATE, inv.GCP_REGION_TEMPLATE, inv.GCP_INSTANCE, GCP_NETWORK}
+_POOL_TYPES = {inv.aws.SPOT_FLEET_REQUEST, inv.AZURE_AKS_POOL, inv.azure.MANAGED_CLUSTER, inv.GCP_NODE_POOL,
+               inv.gcp.CLUSTER}
 
 
 def validate_fabric_complete(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type not in _FABRIC_TYPES:
+    if args.resource_type not in _FABRIC_TYPES | _POOL_TYPES:
         return  # groups launch templates, and the templates carry the interfaces
     s = subject(args)
     if s.type == GCP_NETWORK:
@@ -166,17 +270,29 @@ def validate_fabric_complete(args: ResourceValidationArgs, report_violation: Rep
     facts = s.facts
     if facts is None:
         return
-    min_share = float(settings(args, FABRIC_COMPLETE)["minFabricShare"])
+    config = settings(args, FABRIC_COMPLETE)
+    min_share = float(config["minFabricShare"])
     if facts.unknown:
         report_violation(cannot_prove("instance type", s.resource.urn, facts.path,
                                       "its fabric interfaces are all provisioned"))
+        return
+    if s.type in _POOL_TYPES:
+        if s.type == inv.aws.SPOT_FLEET_REQUEST:
+            _spot_fleet_inline(s, min_share, report_violation)
+        elif s.type in (inv.AZURE_AKS_POOL, inv.azure.MANAGED_CLUSTER):
+            _aks_ib(s, min_share, bool(config["aksInfinibandSupport"]), report_violation)
+        else:
+            _gke_nics(s, min_share, report_violation)
         return
     for name in facts.gpu_types:
         itype = catalog.instance(facts.cloud, name)
         if itype is None or itype.fabric == "none":
             continue
         if itype.fabric == "efa":
-            _aws_efa(s, itype, min_share, report_violation)
+            if s.type == inv.aws.LAUNCH_CONFIGURATION:
+                _no_interfaces(s, itype, "A launch configuration", min_share, report_violation)
+            else:
+                _aws_efa(s, itype, min_share, report_violation)
         elif itype.fabric == "infiniband":
             _azure_ib(s, itype, report_violation)
         elif itype.fabric in ("gpudirect-tcpx", "gpudirect-tcpxo", "rdma"):

@@ -44,7 +44,7 @@ GLOBAL_PREFIXES = (
     "pulumi:pulumi:",
 )
 # Single nodes that land in their provider's default zone when they name none.
-ZONAL_TYPES = {inv.AWS_INSTANCE, inv.AZURE_VM, inv.GCP_INSTANCE}
+ZONAL_TYPES = {inv.AWS_INSTANCE, inv.aws.SPOT_INSTANCE_REQUEST, inv.AZURE_VM, inv.GCP_INSTANCE}
 # Resources the facility cannot do without a region for: they must show one.
 REGION_REQUIRED = inv.NODE_TYPES | inv.FILESYSTEM_TYPES
 
@@ -134,7 +134,7 @@ def validate_instance_availability(args: ResourceValidationArgs, report_violatio
             continue
         zones = catalog.zones(facts.cloud, itype.name, where.region)
         # A zone the resource names, or its provider's default zone where the resource is zonal.
-        placed = facts.zones or ([where.zone] if where.zone and s.type in ZONAL_TYPES else [])
+        placed = facts.zones_of(itype.name) or ([where.zone] if where.zone and s.type in ZONAL_TYPES else [])
         for zone in placed:
             if zones and zone not in zones:
                 report_violation(
@@ -147,7 +147,10 @@ def validate_instance_availability(args: ResourceValidationArgs, report_violatio
 def _check_capacity_block(s, itype: catalog.InstanceType, report_violation: ReportViolation) -> None:
     market = s.get("instanceMarketOptions", "marketType")
     tag = inv.resource_tags(s.resource).get(inv.CAPACITY_TAG) if s.type == inv.AWS_ASG else None
-    if (market == "capacity-block" or tag == "capacity-block") and not itype.capacity_block:
+    kind = s.get("capacityType") if s.type == inv.AWS_EKS_NODE_GROUP else (
+        s.get("targetCapacitySpecification", "defaultTargetCapacityType") if s.type == inv.aws.FLEET else None)
+    blocks = "capacity-block" in (market, tag, kind.lower().replace("_", "-") if isinstance(kind, str) else None)
+    if blocks and not itype.capacity_block:
         sold = join(t.name for t in catalog.instances("aws") if t.capacity_block)
         report_violation(
             f"{itype.name} is not sold as EC2 Capacity Blocks for ML, so this capacity-block launch fails at deploy. "
