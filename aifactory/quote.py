@@ -56,7 +56,12 @@ def quote(
 ) -> list[Quote]:
     quotes = []
     for itype in catalog.instances(cloud, gpu_model=gpu):
+        if not itype.sold_as(capacity):
+            continue  # e.g. UltraServers (capacity blocks only), A4X (reservations only)
         nodes = math.ceil(gpus / itype.gpu_count)
+        if itype.ultraserver_nodes:  # whole UltraServers: a multiple of the smallest
+            unit = min(itype.ultraserver_nodes)
+            nodes = math.ceil(nodes / unit) * unit
         cloud_pue = catalog.pue(itype.cloud).pue
         for offered in catalog.regions(itype.cloud, itype.name):
             if region and offered != region:

@@ -294,6 +294,64 @@ def capacity_block_sold(spec: FacilitySpec) -> Iterator[Problem]:
             )
 
 
+# How each restricted capacity type is bought, for the refusal message.
+_HOW_SOLD = {
+    "capacity-block": "buy an EC2 Capacity Block and give its ID as reservation_id",
+    "reservation": "reserve the capacity and give the reservation as reservation_id",
+}
+
+
+@rule
+def capacity_sold(spec: FacilitySpec) -> Iterator[Problem]:
+    """A type sold only some ways (UltraServers only as Capacity Blocks, A4X only through
+    reservations) refuses every other capacity type."""
+    for i, fleet in enumerate(spec.fleets):
+        itype = fleet_instance(spec, fleet)
+        if itype is None or itype.sold_as(fleet.capacity):
+            continue
+        if fleet.capacity == "capacity-block" and spec.cloud != "aws":
+            continue  # capacity_block_sold says so
+        sold = " or ".join(f"'{c}'" for c in itype.capacities)
+        how = "; ".join(_HOW_SOLD[c] for c in itype.capacities if c in _HOW_SOLD)
+        yield Problem(
+            _path("fleets", i, "capacity"),
+            f"{itype.name} is sold only as {sold}, not '{fleet.capacity}'" + (f": {how}" if how else ""),
+        )
+
+
+@rule
+def ultraserver_sizes(spec: FacilitySpec) -> Iterator[Problem]:
+    for i, fleet in enumerate(spec.fleets):
+        itype = fleet_instance(spec, fleet)
+        if itype is None or not itype.ultraserver_nodes:
+            continue
+        unit = min(itype.ultraserver_nodes)
+        if fleet.nodes % unit:
+            sizes = " or ".join(f"{n} instances ({n * itype.gpu_count} GPUs)" for n in itype.ultraserver_nodes)
+            yield Problem(
+                _path("fleets", i, "nodes"),
+                f"{itype.name} comes in UltraServers of {sizes}, one NVLink domain each; "
+                f"nodes must be a multiple of {unit}, not {fleet.nodes}",
+            )
+
+
+@rule
+def arm64_image_known(spec: FacilitySpec) -> Iterator[Problem]:
+    # Azure's Ubuntu-HPC marketplace image is x64 only (azhpc-images lists no arm64 SKU); a
+    # facility has no image key, so a Grace-based size cannot be given a bootable image here.
+    if spec.cloud != "azure":
+        return
+    for i, fleet in enumerate(spec.fleets):
+        itype = fleet_instance(spec, fleet)
+        if itype is not None and itype.arm64:
+            yield Problem(
+                _path("fleets", i, "instance_type"),
+                f"{itype.name} runs on arm64 NVIDIA Grace CPUs and no arm64 Azure HPC image is known to the "
+                "facility; build this fleet with the azure GpuFleet component and an arm64 image of your own "
+                "(GpuFleetArgs.image)",
+            )
+
+
 @rule
 def unique_names(spec: FacilitySpec) -> Iterator[Problem]:
     for key, items in (("fleets", spec.fleets), ("filesystems", spec.filesystems)):

@@ -138,7 +138,7 @@ def test_reference_instance_types_present():
 
 def test_gpu_model_names_are_canonical():
     assert set(catalog.gpu_models()) <= {
-        "A100", "A100-80GB", "H100", "H200", "B200", "GB200", "L40S", "MI300X",
+        "A100", "A100-80GB", "H100", "H200", "B200", "B300", "GB200", "GB300", "L40S", "MI300X",
     }
 
 
@@ -178,6 +178,7 @@ def test_capacity_block_types():
     blocks = {i.name for i in catalog.instances("aws") if i.capacity_block}
     assert blocks == {
         "p4d.24xlarge", "p5.48xlarge", "p5e.48xlarge", "p5en.48xlarge", "p6-b200.48xlarge",
+        "p6-b300.48xlarge", "p6e-gb200.36xlarge",
     }
     assert not any(i.capacity_block for i in catalog.instances("gcp") + catalog.instances("azure"))
 
@@ -199,7 +200,8 @@ def test_instances_filters():
     assert {i.cloud for i in catalog.instances()} == set(catalog.CLOUDS)
     assert all(i.cloud == "gcp" for i in catalog.instances("gcp"))
     h100 = catalog.instances(gpu_model="h100")
-    assert {i.name for i in h100} == {"p5.48xlarge", "Standard_ND96isr_H100_v5", "a3-highgpu-8g", "a3-megagpu-8g"}
+    assert {i.name for i in h100} == {"p5.48xlarge", "Standard_ND96isr_H100_v5", "a3-highgpu-8g", "a3-megagpu-8g",
+                                     "a3-edgegpu-8g"}
 
 
 def test_resolve_gpu():
@@ -207,7 +209,7 @@ def test_resolve_gpu():
     assert [i.name for i in catalog.resolve_gpu("aws", "h100", 8)] == ["p5.48xlarge"]
     assert catalog.resolve_gpu("aws", "H100", 4) == []
     assert {i.name for i in catalog.resolve_gpu("aws", "H200")} == {"p5e.48xlarge", "p5en.48xlarge"}
-    assert {i.name for i in catalog.resolve_gpu("gcp", "H100")} == {"a3-highgpu-8g", "a3-megagpu-8g"}
+    assert {i.name for i in catalog.resolve_gpu("gcp", "H100")} == {"a3-highgpu-8g", "a3-megagpu-8g", "a3-edgegpu-8g"}
     # the type with more fabric bandwidth first
     assert catalog.resolve_gpu("gcp", "H100")[0].name == "a3-megagpu-8g"
     assert [i.name for i in catalog.resolve_gpu("azure", "GB200")] == ["Standard_ND128isr_NDR_GB200_v6"]
@@ -361,3 +363,24 @@ def test_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_new_blackwell_types_carry_their_documented_fabric_and_capacities():
+    b300 = catalog.instance("aws", "p6-b300.48xlarge")
+    # EC2 user guide: card 0 ENA only, EFA-only on cards 1-16 at 400 Gbps each
+    assert (b300.gpu_count, b300.fabric_interfaces, b300.fabric_gbps) == (8, 16, 6400.0)
+    assert b300.efa_cards == tuple(range(1, 17)) and b300.sold_as("on-demand")
+    gb200 = catalog.instance("aws", "p6e-gb200.36xlarge")
+    assert (gb200.gpu_count, gb200.efa_cards, gb200.fabric_gbps) == (4, (1, 5, 9, 13), 1600.0)
+    assert gb200.arm64 and gb200.ultraserver_nodes == (9, 18)
+    assert gb200.sold_as("capacity-block") and not gb200.sold_as("on-demand") and not gb200.sold_as("spot")
+    a4x = catalog.instance("gcp", "a4x-highgpu-4g")
+    assert (a4x.fabric, a4x.fabric_interfaces, a4x.host_nics, a4x.fabric_mtu) == ("rdma", 4, 2, 8896)
+    assert a4x.capacities == ("reservation",) and a4x.arm64
+    edge = catalog.instance("gcp", "a3-edgegpu-8g")
+    assert (edge.fabric, edge.fabric_interfaces, edge.host_nics, edge.fabric_gbps) == ("gpudirect-tcpx", 4, 1, None)
+    gb300 = catalog.instance("azure", "Standard_ND128isr_GB300_v6")
+    assert (gb300.gpu_count, gb300.fabric, gb300.fabric_interfaces, gb300.fabric_gbps) == (4, "infiniband", 4, 3200.0)
+    assert catalog.regions("azure", gb300.name) == []  # no region could be sourced
+    # the older types keep the P5 layout: EFA with ENA on card 0, then one card after another
+    assert catalog.instance("aws", "p5.48xlarge").efa_cards == tuple(range(32))

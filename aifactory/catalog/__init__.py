@@ -85,6 +85,29 @@ class InstanceType:
     source: str
     source_date: str
     notes: str
+    # Additions: the host CPU architecture ("arm64" on NVIDIA Grace; "" = x86_64); the capacity
+    # types the type is sold as (empty = every capacity type of its cloud); on AWS, the network
+    # cards that carry the EFA interfaces (empty = cards 0..fabric_interfaces-1, EFA with ENA on
+    # card 0); and the instance counts an UltraServer of the type holds (empty = any count).
+    cpu_arch: str = ""
+    capacities: tuple[str, ...] = ()
+    fabric_cards: tuple[int, ...] = ()
+    ultraserver_nodes: tuple[int, ...] = ()
+
+    @property
+    def arm64(self) -> bool:
+        return self.cpu_arch == "arm64"
+
+    def sold_as(self, capacity: str) -> bool:
+        """Whether the type is sold as `capacity` (the catalog's list; every capacity when it has none)."""
+        return not self.capacities or capacity in self.capacities
+
+    @property
+    def efa_cards(self) -> tuple[int, ...]:
+        """The network card indexes that carry an EFA interface, in order (AWS EFA types)."""
+        if self.fabric != "efa" or not self.fabric_interfaces:
+            return ()
+        return self.fabric_cards or tuple(range(self.fabric_interfaces))
 
     @property
     def fabric_gbps_per_gpu(self) -> float | None:
@@ -278,6 +301,10 @@ def _instances() -> tuple[InstanceType, ...]:
                 source=r["source"],
                 source_date=r["source_date"],
                 notes=r["notes"],
+                cpu_arch=r.get("cpu_arch", ""),
+                capacities=tuple(r.get("capacities", "").split()),
+                fabric_cards=tuple(int(v) for v in r.get("fabric_cards", "").split()),
+                ultraserver_nodes=tuple(int(v) for v in r.get("ultraserver_nodes", "").split()),
             )
         )
     return tuple(out)

@@ -51,7 +51,10 @@ def _gbps(value: float) -> str:
 
 
 def _share_message(s: Subject, itype: catalog.InstanceType, what: str, have: int, need: int, fix: str) -> str:
-    total = itype.fabric_gbps or 0.0
+    if itype.fabric_gbps is None:  # the catalog states no bandwidth for the type: the share is of its interfaces
+        return (f"{itype.name} has {need} {what} ({itype.fabric} fabric; its bandwidth is not in the catalog); "
+                f"{s.resource.name} provisions {have} ({100 * have / need:.0f}% of the type's {what}). {fix}")
+    total = itype.fabric_gbps
     provisioned = total * have / need if need else 0.0
     return (
         f"{itype.name} has {need} {what} ({_gbps(total)} of {itype.fabric} fabric); {s.resource.name} provisions "
@@ -84,6 +87,10 @@ def _aws_efa(s: Subject, itype: catalog.InstanceType, min_share: float, report: 
         # An instance attaches existing ENIs by ID; their type is not visible here.
         cards = {_card(n) for n in nics}
         assumed = " (counting attached interfaces as EFA; their type is not visible on the instance)"
+    if itype.fabric_cards:
+        # The type's EFA cards are documented: an interface elsewhere (card 0 is ENA only, the
+        # other cards share a NIC or carry ENA) adds no EFA bandwidth.
+        cards &= set(itype.fabric_cards)
     need = itype.fabric_interfaces
     have = len(cards)
     if not need:
@@ -92,10 +99,15 @@ def _aws_efa(s: Subject, itype: catalog.InstanceType, min_share: float, report: 
                    "give its card count). Add a network interface with interfaceType 'efa'.")
         return
     if have / need < min_share:
+        if itype.fabric_cards:
+            layout = (f"an 'efa-only' interface at device index 0 on networkCardIndex "
+                      f"{', '.join(map(str, itype.fabric_cards))} (card 0 carries the ENA primary only)")
+        else:
+            layout = (f"one interface per card, networkCardIndex 0..{need - 1}: 'efa' at device index 0 on card 0, "
+                      "'efa-only' at device index 1 on the others")
         report(_share_message(
             s, itype, "EFA network cards", have, need,
-            f"{assumed}Add one interface per card, networkCardIndex 0..{need - 1}: 'efa' at device index 0 on card 0, "
-            "'efa-only' at device index 1 on the others (EC2 user guide, efa-acc-inst-types).",
+            f"{assumed}Add {layout} (EC2 user guide, efa-acc-inst-types).",
         ))
 
 

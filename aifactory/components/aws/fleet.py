@@ -9,11 +9,16 @@ the documented ceiling of one fleet launch, "Target capacity per EC2 Fleet or Sp
 (docs.aws.amazon.com/AWSEC2/latest/UserGuide/fleet-quotas.html).
 
 The launch template carries one network interface on every EFA network card the type has (count
-from `aifactory.catalog`), laid out as the EC2 user guide's "Maximize network bandwidth on Amazon
-EC2 instances with multiple network cards" (efa-acc-inst-types.html) describes for P5: card 0,
-device index 0, an EFA (with ENA) primary interface; every other card device index 1, EFA-only
-(EFA-only interfaces take no IP address). No interface gets a public IP; each carries the cluster
-security group and is deleted with the instance.
+and cards from `aifactory.catalog`), laid out as the EC2 user guide's "Maximize network bandwidth on
+Amazon EC2 instances with multiple network cards" (efa-acc-inst-types.html) describes. For P4d/P5/
+P5en/P6-B200: card 0, device index 0, an EFA (with ENA) primary interface; every other card device
+index 1, EFA-only. Where the guide names the EFA cards itself (P6-B300: cards 1-16; P6e-GB200:
+cards 1, 5, 9 and 13, one per GPU pair), card 0 is an ENA-only primary, as both types' card 0
+supports ENA only, and each named card gets an EFA-only interface at device index 0. EFA-only
+interfaces take no IP address. No interface gets a public IP; each carries the cluster security
+group and is deleted with the instance.
+
+Grace-based types (P6e-GB200) are arm64 and boot the arm64 build of the same DLAMI.
 
 Instance type, node count (min = max = desired) and zone are literal inputs; the group also
 carries the instance type, capacity and zone as literal tags (`aifactory:instance-type`, ...)
@@ -44,6 +49,9 @@ CAPACITIES = ("on-demand", "spot", "reservation", "capacity-block")
 DLAMI_BASE_SSM = (
     "resolve:ssm:/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id"
 )
+# The same AMI's arm64 build, for NVIDIA Grace hosts (parameter path .../ami/arm64/..., as the DLAMI
+# guide's $architecture takes it).
+DLAMI_BASE_SSM_ARM64 = DLAMI_BASE_SSM.replace("/ami/x86_64/", "/ami/arm64/")
 MAX_NODES_PER_GROUP = 10_000
 USER_DATA_LIMIT = 16 * 1024  # EC2 user data, raw, before base64
 TEMPLATE = "aws-node-bootstrap.sh.j2"
@@ -63,7 +71,8 @@ class GpuFleetArgs(TypedDict):
     tags: NotRequired[dict[str, str]]
     filesystems: NotRequired[list[LustreMount]]
     """Lustre file systems every node mounts at boot."""
-    image_id: NotRequired[str]
+    image_id: NotRequired[Optional[str]]
+    """Default: the DLAMI Base OSS Nvidia Driver GPU AMI of the type's architecture."""
     root_volume_gib: NotRequired[int]
     key_name: NotRequired[Optional[str]]
     """An EC2 key pair; none: SSM Session Manager access only."""
@@ -87,7 +96,6 @@ DEFAULTS = {
     "capacity": "on-demand",
     "tags": {},
     "filesystems": [],
-    "image_id": DLAMI_BASE_SSM,
     "root_volume_gib": 200,
     "max_nodes_per_group": MAX_NODES_PER_GROUP,
     "metadata_hop_limit": 2,
@@ -108,11 +116,25 @@ def efa_interface_count(instance_type: str) -> int:
     return itype.fabric_interfaces or 0
 
 
+def efa_cards(instance_type: str) -> tuple[int, ...]:
+    """The cards the EC2 user guide puts the type's EFA interfaces on, where it names them."""
+    itype = catalog.instance("aws", instance_type)
+    return itype.fabric_cards if itype is not None and itype.fabric == "efa" else ()
+
+
+def default_image(instance_type: str) -> str:
+    itype = catalog.instance("aws", instance_type)
+    return DLAMI_BASE_SSM_ARM64 if itype is not None and itype.arm64 else DLAMI_BASE_SSM
+
+
 def network_interfaces(
-    efa_interfaces: int, subnet_id: pulumi.Input[str], security_group_id: pulumi.Input[str]
+    efa_interfaces: int, subnet_id: pulumi.Input[str], security_group_id: pulumi.Input[str],
+    cards: Sequence[int] = (),
 ) -> list[dict]:
     """Card 0 / device 0: the primary (EFA with ENA, or plain ENA on a type without EFA);
-    cards 1..n-1 / device 1: EFA-only. No public IPs, deleted with the instance."""
+    cards 1..n-1 / device 1: EFA-only. With `cards` (the type's documented EFA cards): an ENA-only
+    primary on card 0 and an EFA-only interface at device 0 on each of those cards. No public IPs,
+    deleted with the instance."""
     common = {
         "subnet_id": subnet_id,
         "security_groups": [security_group_id],
@@ -120,6 +142,9 @@ def network_interfaces(
         "delete_on_termination": "true",
     }
     primary = {**common, "network_card_index": 0, "device_index": 0}
+    if cards:
+        return [primary, *({**common, "network_card_index": card, "device_index": 0, "interface_type": "efa-only"}
+                           for card in cards[:efa_interfaces])]
     if efa_interfaces > 0:
         primary["interface_type"] = "efa"
     others = [
@@ -181,6 +206,12 @@ class GpuFleet(pulumi.ComponentResource):
             raise TypeError("nodes must be a plain int (policies read it)")
         if not isinstance(args.instance_type, str) or not isinstance(args.zone, str):
             raise TypeError("instance_type and zone must be plain strings (policies read them)")
+        itype = catalog.instance("aws", args.instance_type)
+        if itype is not None and not itype.sold_as(args.capacity):
+            raise ValueError(f"{itype.name} is sold only as {' or '.join(itype.capacities)}, not '{args.capacity}'")
+        if itype is not None and itype.ultraserver_nodes and args.nodes % min(itype.ultraserver_nodes):
+            raise ValueError(f"{itype.name} comes in UltraServers of {' or '.join(map(str, itype.ultraserver_nodes))} "
+                             f"instances; nodes must be a multiple of {min(itype.ultraserver_nodes)}")
         if getattr(network, "zone", args.zone) != args.zone:
             raise ValueError(f"fleet zone {args.zone} differs from its network's zone {network.zone}")
         args.require()
@@ -258,11 +289,12 @@ class GpuFleet(pulumi.ComponentResource):
             f"{name}-template",
             description=f"aifactory {name}: {args.instance_type}, {efa} EFA interfaces",
             instance_type=args.instance_type,
-            image_id=args.image_id,
+            image_id=args.image_id or default_image(args.instance_type),
             key_name=args.key_name,
             iam_instance_profile={"arn": profile_arn} if profile_arn else None,
             user_data=encoded,
-            network_interfaces=network_interfaces(efa, args.subnet_id, args.security_group_id),
+            network_interfaces=network_interfaces(efa, args.subnet_id, args.security_group_id,
+                                                  efa_cards(args.instance_type)),
             metadata_options={
                 "http_endpoint": "enabled",
                 "http_tokens": "required",

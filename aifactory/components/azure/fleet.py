@@ -41,8 +41,8 @@ MAX_VMS_PER_SET = 100
 HPC_IMAGE = {"publisher": "microsoft-dsvm", "offer": "ubuntu-hpc", "sku": "2204", "version": "latest"}
 IMAGE_BY_TYPE = {
     "standard_nd96isr_mi300x_v5": {**HPC_IMAGE, "sku": "2204-rocm"},
-    # Standard_ND128isr_NDR_GB200_v6 is arm64 (Grace). No arm64 Ubuntu-HPC SKU could be confirmed
-    # (the azhpc-images README lists x64 SKUs only); pass GpuFleetArgs.image for GB200 fleets.
+    # The ND GB200 v6 and ND GB300 v6 sizes are arm64 (Grace). No arm64 Ubuntu-HPC SKU could be
+    # confirmed (the azhpc-images README lists x64 SKUs only): their fleets must pass an image.
 }
 
 # NCCL topology files the Ubuntu-HPC image places under /opt/microsoft (azhpc-images topology/).
@@ -141,10 +141,12 @@ class GpuFleet(pulumi.ComponentResource):
             raise ValueError("at least one SSH public key: Azure GPU nodes allow SSH keys only")
         if args.max_per_set > MAX_VMS_PER_SET:
             raise ValueError(f"a single-placement-group scale set holds at most {MAX_VMS_PER_SET} VMs")
+        itype = catalog.instance("azure", args.instance_type)
+        if itype is not None and itype.arm64 and not args.image:
+            raise ValueError(f"{itype.name} is arm64 (NVIDIA Grace) and no arm64 Ubuntu-HPC image is known: pass image")
         args.require()
         super().__init__(TYPE, name, None, legacy_alias(opts, LEGACY_TYPE))
 
-        itype = catalog.instance("azure", args.instance_type)
         key = args.instance_type.lower()
         reserved = args.capacity == "reservation"
         tags = dict(args.tags)

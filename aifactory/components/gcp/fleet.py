@@ -54,6 +54,11 @@ MAX_GROUP_SIZE = 2000
 DEFAULT_IMAGE = (
     "projects/ubuntu-os-accelerator-images/global/images/family/ubuntu-accelerator-2204-amd64-with-nvidia-570"
 )
+# arm64 (NVIDIA Grace) machine types: Cluster Toolkit's A4X blueprint source image (a4x-vm.yaml
+# `source_image_family: ubuntu-accelerator-2404-arm64-with-nvidia-580`, project ubuntu-os-accelerator-images).
+ARM64_IMAGE = (
+    "projects/ubuntu-os-accelerator-images/global/images/family/ubuntu-accelerator-2404-arm64-with-nvidia-580"
+)
 # Cluster Toolkit a3high-slurm-blueprint.yaml `disk_size_gb: 200`.
 DEFAULT_BOOT_DISK_GB = 200
 RESERVATION_KEY = "compute.googleapis.com/reservation-name"
@@ -88,7 +93,8 @@ class GpuFleetArgs(TypedDict):
     tags: NotRequired[dict[str, str]]
     filesystems: NotRequired[list[FilesystemMount]]
     """Mounted at boot."""
-    image: NotRequired[str]
+    image: NotRequired[Optional[str]]
+    """Default: the Ubuntu accelerator image of the machine type's architecture."""
     boot_disk_gb: NotRequired[int]
     kms_key: NotRequired[Optional[str]]
     """Customer-managed boot disk key; none = Google-managed encryption."""
@@ -113,7 +119,6 @@ DEFAULTS = {
     "capacity": "on-demand",
     "tags": {},
     "filesystems": [],
-    "image": DEFAULT_IMAGE,
     "boot_disk_gb": DEFAULT_BOOT_DISK_GB,
     "secure_boot": False,
     "max_group_size": MAX_GROUP_SIZE,
@@ -148,6 +153,9 @@ class GpuFleet(pulumi.ComponentResource):
             raise ValueError(f"capacity on gcp is one of {', '.join(CAPACITIES)}, not {args.capacity!r}")
         if (args.capacity == "reservation") != bool(args.reservation_id):
             raise ValueError("reservation_id is required for, and only used with, capacity 'reservation'")
+        itype = catalog.instance("gcp", args.instance_type)
+        if itype is not None and not itype.sold_as(args.capacity):
+            raise ValueError(f"{itype.name} is sold only as {' or '.join(itype.capacities)}, not '{args.capacity}'")
         self.instance_type = args.instance_type
         self.nodes = args.nodes
         self.capacity = args.capacity
@@ -230,7 +238,7 @@ class GpuFleet(pulumi.ComponentResource):
         boot_disk: dict = {
             "boot": True,
             "auto_delete": True,
-            "source_image": args.image,
+            "source_image": args.image or (ARM64_IMAGE if self.itype is not None and self.itype.arm64 else DEFAULT_IMAGE),
             "disk_size_gb": args.boot_disk_gb,
             "disk_type": "hyperdisk-balanced" if layout.fabric == "rdma" else "pd-balanced",
             "labels": self.labels,
