@@ -309,3 +309,20 @@ def test_the_capacity_block_list_prices_ultraservers_per_instance_as_the_catalog
     for key in (("p6e-gb200.36xlarge", "us-east-1"), ("p6-b300.48xlarge", "us-east-1"), ("p6-b300.48xlarge", "us-west-2")):
         held = catalog.price("aws", key[0], key[1], "capacity-block")
         assert held.usd_per_hour == pytest.approx(rows[key].usd_per_hour) and held.valid_from == "2026-07-22"
+
+
+@pytest.mark.parametrize("itype,cloud,expected", [
+    # (GPUs, nvidia-smi name, NVLink links, fabric manager in the guest, fabric, interfaces, Gbps per interface)
+    ("p6-b300.48xlarge", "aws", (8, "B300", 18, True, "efa", 16, 400.0)),
+    ("p6e-gb200.36xlarge", "aws", (4, "GB200", 18, False, "efa", 4, 400.0)),
+    ("a4x-highgpu-4g", "gcp", (4, "GB200", 18, False, "rdma", 4, 400.0)),
+    ("a3-edgegpu-8g", "gcp", (8, "H100 80GB HBM3", 18, False, "gpudirect-tcpx", 4, None)),
+    ("Standard_ND128isr_GB300_v6", "azure", (4, "GB300", 18, False, "infiniband", 4, 800.0)),
+])
+def test_the_node_checker_expects_what_the_catalog_says_of_each_new_type(itype, cloud, expected):
+    from aifactory.nodecheck.expect import from_catalog
+
+    e = from_catalog(itype, cloud)
+    assert (e.gpu_count, e.gpu_name_contains, e.nvlink_links, e.fabric_manager, e.fabric, e.fabric_interfaces,
+            e.fabric_gbps_per_interface) == expected
+    assert e.power_default_w is None or itype == "a3-edgegpu-8g"  # no sourced default limit for Blackwell parts

@@ -13,7 +13,7 @@ and cards from `aifactory.catalog`), laid out as the EC2 user guide's "Maximize 
 Amazon EC2 instances with multiple network cards" (efa-acc-inst-types.html) describes. For P4d/P5/
 P5en/P6-B200: card 0, device index 0, an EFA (with ENA) primary interface; every other card device
 index 1, EFA-only. Where the guide names the EFA cards itself (P6-B300: cards 1-16; P6e-GB200:
-cards 1, 5, 9 and 13, one per GPU pair), card 0 is an ENA-only primary, as both types' card 0
+cards 1, 5, 9 and 13, one per GPU), card 0 is an ENA-only primary, as both types' card 0
 supports ENA only, and each named card gets an EFA-only interface at device index 0. EFA-only
 interfaces take no IP address. No interface gets a public IP; each carries the cluster security
 group and is deleted with the instance.
