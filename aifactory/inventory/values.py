@@ -50,7 +50,7 @@ def lookup(data: Any, *path: str | int) -> Any:
     for key in path:
         if value in UNKNOWN_SENTINELS if type(value) is str else type(value) is not dict and is_unknown(value):
             return UNKNOWN
-        if type(value) is dict and type(key) is str:  # the common case, as below
+        if (type(value) is dict or type(value) in FIELD_VIEWS) and type(key) is str:  # the common case, as below
             value = value.get(key)
             if value is None:
                 return MISSING
@@ -115,15 +115,26 @@ def as_mapping(value: Any) -> Any:
 _SCALARS = (str, int, float, bool, type(None))
 _DICT_PROXIES = ("_DictProxy", "_DictSecretsProxy")
 _LIST_PROXIES = ("_ListProxy", "_ListSecretsProxy")
+# Registered by the policy pack (aifactory.policies.conversion): read-only mappings whose fields are
+# converted when first read, read here as dicts are (`FIELD_VIEWS`), and the property mappings that
+# give such a view (`VIEWABLE`).
+FIELD_VIEWS: set[type] = set()
+VIEWABLE: set[type] = set()
 
 
 def plain(value: Any) -> Any:
     """Plain dicts and lists from whatever mapping/sequence proxies carry them (pulumi_policy wraps
     inputs in proxies that raise on unknown values; reading through them here never raises).
-    Plain dicts and lists (the recorder's, JSON's) are returned as they are."""
+    Plain dicts and lists (the recorder's, JSON's) are returned as they are. The pack's lazily
+    converted properties (`aifactory.policies.conversion.LazyProperties`) give their plain view, a
+    read-only mapping whose fields are converted when first read."""
     kind = type(value)
     if kind in _PLAIN_TYPES:
         return value
+    if kind in FIELD_VIEWS:
+        return value
+    if kind in VIEWABLE:
+        return value.view()
     name = kind.__name__
     if name in _DICT_PROXIES:
         # Most members are scalars: keep them without a call (what plain() would return).

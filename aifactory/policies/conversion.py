@@ -1,44 +1,158 @@
-"""Convert a request's properties once per request, not once per policy.
+"""Convert a request's properties once per request, and only the fields a policy reads.
 
 pulumi_policy turns a request's protobuf properties into Python (`MessageToDict`, then
 `deserialize_properties`, then `unknown_checking_proxy`) again for every policy it runs, and for
-`AnalyzeStack` again for every resource per stack policy: with a dozen policies that conversion is
-most of the pack's time. `share_conversions()` makes those three steps remember their result for
-the request being served (per thread, as the gRPC server serves requests on a pool), so every
-policy reads the same converted values. The values and so the verdicts are the same; only the
-repeated work goes. Where the installed SDK does not have the names this relies on, nothing changes.
+`AnalyzeStack` again for every resource per stack policy -- all of every resource, although the
+stack rules read a few fields of a few resource types. `share_conversions()` changes two things
+while a request is served (per thread, as the gRPC server serves requests on a pool):
+
+* the three steps remember their result for the request, so every policy reads the same values;
+* a resource's properties (a `google.protobuf.Struct`) become a `LazyProperties`: the same mapping
+  the SDK's proxy is (same keys, same values, the same `UnknownValueError` on an unknown value),
+  whose fields are converted -- by the SDK's own functions, field by field -- when first read.
+
+It also installs `stack_once` (AnalyzeStack building the resources once for all stack policies).
+The values and so the verdicts are the same; only work nobody reads goes. Where the installed SDK
+does not have the names this relies on, nothing changes.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Mapping
 from typing import Any, Callable
 
+from aifactory.inventory import values
+
 _local = threading.local()
+_MISSING = object()
 
 
-def _remembered(table: str, convert: Callable[..., Any]) -> Callable[..., Any]:
-    def convert_once(value: Any, *args: Any, **kwargs: Any) -> Any:
-        memo = getattr(_local, "memo", None)
-        if memo is None or args or kwargs:
-            return convert(value, *args, **kwargs)
-        key = (table, id(value))
-        hit = memo.get(key)
-        if hit is not None and hit[0] is value:
-            return hit[1]
-        result = convert(value)
-        memo[key] = (value, result)  # holds `value`, so its id is not reused while remembered
-        return result
+class LazyProperties(Mapping):
+    """A resource's properties as pulumi_policy hands them to a policy, converted when read.
 
-    return convert_once
+    `props[key]` behaves as the SDK's unknown-checking proxy does (nested values proxied, an unknown
+    value raises `UnknownValueError`); `field(key)` and `view()` give the plain converted values
+    (dicts, lists, scalars, unknown sentinels as strings) for readers that name unknowns themselves."""
+
+    __slots__ = ("_struct", "_converted", "_sdk")
+
+    def __init__(self, struct: Any, sdk: _Sdk) -> None:
+        self._struct = struct  # holds the request message alive
+        self._converted: dict[str, Any] = {}
+        self._sdk = sdk
+
+    @property
+    def _fields(self) -> Any:
+        return self._struct.fields
+
+    def field(self, key: str) -> Any:
+        """The field's value as `deserialize_properties(MessageToDict(...))` gives it; KeyError if absent."""
+        value = self._converted.get(key, _MISSING)
+        if value is _MISSING:
+            fields = self._fields
+            if key not in fields:  # indexing a protobuf message map would add the key
+                raise KeyError(key)
+            value = self._sdk.deserialize_property(self._sdk.message_to_dict(fields[key]))
+            self._converted[key] = value
+        return value
+
+    def view(self) -> FieldView:
+        return FieldView(self)
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "__target":  # what the SDK's proxy answers: the proxied fields
+            return {k: self._sdk.proxy(self.field(k), [k]) for k in self._fields}
+        return self._sdk.raise_if_unknown(key, self._sdk.proxy(self.field(key), [key]), [])
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in self._fields
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._fields))
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+
+class FieldView(Mapping):
+    """The plain values of a `LazyProperties` (no proxies), converted field by field when read."""
+
+    __slots__ = ("_props",)
+
+    def __init__(self, props: LazyProperties) -> None:
+        self._props = props
+
+    def view(self) -> FieldView:
+        return self
+
+    def __getitem__(self, key: str) -> Any:
+        return self._props.field(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._props.field(key) if key in self._props else default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._props
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._props)
+
+    def __len__(self) -> int:
+        return len(self._props)
+
+    def __repr__(self) -> str:
+        return f"FieldView({dict(self)!r})"
+
+
+values.FIELD_VIEWS.add(FieldView)
+values.VIEWABLE.add(LazyProperties)
+
+
+class _Sdk:
+    """The SDK functions a `LazyProperties` converts and proxies with (the originals, unwrapped)."""
+
+    def __init__(self, json_format: Any, deserialize_property: Callable, proxy: Callable, raise_if_unknown: Callable):
+        self._json_format = json_format
+        self.deserialize_property = deserialize_property
+        self.proxy = proxy
+        self.raise_if_unknown = raise_if_unknown
+
+    def message_to_dict(self, message: Any) -> Any:
+        return self._json_format.MessageToDict(message)
+
+
+def _lazy_structs(message_to_dict: Callable[..., Any], sdk: _Sdk) -> Callable[..., Any]:
+    """MessageToDict that, while a request is served, leaves a Struct's fields for later."""
+    from google.protobuf import struct_pb2
+
+    struct = struct_pb2.Struct
+
+    def convert(message: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(message) is struct and not args and not kwargs and getattr(_local, "serving", False):
+            return LazyProperties(message, sdk)
+        return message_to_dict(message, *args, **kwargs)
+
+    return convert
+
+
+def _passing_lazy(convert: Callable[..., Any]) -> Callable[..., Any]:
+    """deserialize_properties / unknown_checking_proxy: a LazyProperties already is their result."""
+
+    def pass_or_convert(value: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(value) is LazyProperties and not args and not kwargs:
+            return value
+        return convert(value, *args, **kwargs)
+
+    return pass_or_convert
 
 
 class _JsonFormat:
-    """`google.protobuf.json_format` as pulumi_policy sees it, with MessageToDict remembered."""
+    """`google.protobuf.json_format` as pulumi_policy sees it, with MessageToDict replaced."""
 
-    def __init__(self, module: Any) -> None:
+    def __init__(self, module: Any, message_to_dict: Callable[..., Any]) -> None:
         self._module = module
-        self.MessageToDict = _remembered("dict", module.MessageToDict)
+        self.MessageToDict = message_to_dict
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._module, name)
@@ -46,28 +160,37 @@ class _JsonFormat:
 
 def _per_request(method: Callable[..., Any]) -> Callable[..., Any]:
     def serve(self: Any, request: Any, context: Any) -> Any:
-        _local.memo = {}
+        _local.serving = True
         try:
             return method(self, request, context)
         finally:
-            _local.memo = None
+            _local.serving = False
 
     return serve
 
 
 def share_conversions() -> bool:
-    """Install the per-request memory in pulumi_policy; True if it is installed."""
+    """Install the per-request memory and lazy properties in pulumi_policy; True if installed."""
+    from pulumi_policy import deserialize as sdk_deserialize
     from pulumi_policy import policy as sdk
+    from pulumi_policy import proxy as sdk_proxy
 
     servicer = getattr(sdk, "_PolicyAnalyzerServicer", None)
-    needed = ("json_format", "deserialize_properties", "unknown_checking_proxy")
-    if servicer is None or not all(hasattr(sdk, name) for name in needed):
+    needed = ((sdk, "json_format"), (sdk, "deserialize_properties"), (sdk, "unknown_checking_proxy"),
+              (sdk_deserialize, "_deserialize_property"), (sdk_proxy, "_proxy_helper"), (sdk_proxy, "_raise_if_unknown"))
+    if servicer is None or not all(hasattr(module, name) for module, name in needed):
         return False
     if getattr(sdk, "_conversions_shared", False):
         return True
-    sdk.json_format = _JsonFormat(sdk.json_format)
-    sdk.deserialize_properties = _remembered("deserialized", sdk.deserialize_properties)
-    sdk.unknown_checking_proxy = _remembered("proxy", sdk.unknown_checking_proxy)
+    from aifactory.policies.stack_once import build_stack_resources_once
+
+    build_stack_resources_once()  # before the per-request wrapping below: it checks the SDK's own method
+    json_format = sdk.json_format
+    lazy_sdk = _Sdk(json_format, sdk_deserialize._deserialize_property, sdk_proxy._proxy_helper,
+                    sdk_proxy._raise_if_unknown)
+    sdk.json_format = _JsonFormat(json_format, _lazy_structs(json_format.MessageToDict, lazy_sdk))
+    sdk.deserialize_properties = _passing_lazy(sdk.deserialize_properties)
+    sdk.unknown_checking_proxy = _passing_lazy(sdk.unknown_checking_proxy)
     servicer.Analyze = _per_request(servicer.Analyze)
     servicer.AnalyzeStack = _per_request(servicer.AnalyzeStack)
     sdk._conversions_shared = True
