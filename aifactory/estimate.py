@@ -13,7 +13,7 @@ never guessed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from aifactory import catalog, energy
 from aifactory.catalog.pricing import BASIS_FALLBACK, BASIS_LIST, BASIS_NEGOTIATED, NO_PRICING, OrgPricing
@@ -57,8 +57,8 @@ class Line:
     usd_per_pflop_hour: float | None = None
 
     def add_energy(self, figures: energy.Figures) -> None:
-        for name, value in asdict(figures).items():
-            setattr(self, name, value)
+        for f in fields(figures):  # all scalars: no need for asdict's deep copy
+            setattr(self, f.name, getattr(figures, f.name))
 
 
 @dataclass

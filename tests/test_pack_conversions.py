@@ -16,6 +16,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from google.protobuf import json_format, struct_pb2
 from pulumi_policy import deserialize, proxy
 from pulumi_policy.proxy import UnknownValueError
@@ -65,7 +67,7 @@ def verdicts(client: PolicyPackClient, records: list[RecordedResource]) -> list[
 
 
 def shipped_stacks() -> list[str]:
-    names = [p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml")]
+    names = [p.name[len("Pulumi."):-len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml")]
     names += [str(p) for p in sorted((ROOT / "examples").glob("Pulumi.*.yaml"))]
     return sorted(names)
 
@@ -180,7 +182,43 @@ def test_lazy_properties_read_as_the_sdk_proxy_does():
 def test_lazy_properties_convert_only_the_fields_read():
     struct = struct_pb2.Struct()
     struct.update(VALUES)
-    lazy = _lazy_props(struct)
-    view = plain(lazy)
-    assert view.get("count") == 8 and view.get("absent") is None
-    assert sorted(lazy._converted) == ["count"]
+    converted = []
+
+    class CountingJsonFormat:
+        @staticmethod
+        def MessageToDict(message):  # noqa: N802 (json_format's name)
+            converted.append(message)
+            return json_format.MessageToDict(message)
+
+    sdk = conversion._Sdk(CountingJsonFormat, deserialize._deserialize_property, proxy._proxy_helper,
+                          proxy._raise_if_unknown)
+    view = plain(conversion.LazyProperties(struct, sdk))
+    assert view.get("count") == 8 and view.get("absent") is None and view.get("count") == 8
+    assert len(converted) == 1  # one field read (twice), one converted; the absent one added nothing
+    assert "absent" not in struct.fields
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False) | st.integers(-2**53, 2**53)
+    | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_a_field_converts_as_json_format_converts_it(value):
+    message = struct_pb2.Value()
+    json_format.ParseDict(value, message)
+    assert conversion.value_to_python(message) == json_format.MessageToDict(message)
+    assert repr(conversion.value_to_python(message)) == repr(json_format.MessageToDict(message))  # types and order
+
+
+@pytest.mark.parametrize("number", [float("inf"), float("-inf"), float("nan")])
+def test_a_field_json_format_refuses_is_refused(number):
+    message = struct_pb2.Value(number_value=number)
+    with pytest.raises(ValueError):
+        json_format.MessageToDict(message)
+    with pytest.raises(ValueError):
+        conversion.value_to_python(message)

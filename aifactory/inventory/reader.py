@@ -109,6 +109,7 @@ class Reader:
         self._name_index: dict[str, list[Resource]] | None = None
         self._scaling: dict[str, list[tuple[Any, str]]] | None = None
         self._unresolved_scaling: list[tuple[Resource, str]] = []
+        self._placements: dict[str, Placement] = {}
 
     def note(self, what: str, res: Resource, path: str) -> None:
         self.unknowns.append(Unknown(what, res.urn, path))
@@ -117,7 +118,13 @@ class Reader:
         return self.providers.get(res.provider) if res.provider else None
 
     def placement(self, res: Resource, *, note: bool = True) -> Placement:
-        where = placement(res, self.provider_inputs(res))
+        # Several readers ask for the same resource's placement (a group, its budget's scope).
+        known = self.by_urn.get(res.urn) is res
+        where = self._placements.get(res.urn) if known else None
+        if where is None:
+            where = placement(res, self.provider_inputs(res))
+            if known:
+                self._placements[res.urn] = where
         if note:
             self.note_placement(res, where)
         return where

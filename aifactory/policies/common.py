@@ -119,8 +119,9 @@ def stack_resources(args: StackValidationArgs) -> tuple[list[Resource], dict[str
 
 @dataclass
 class _StackMemo:
-    tokens: list[Any]  # the request's containers, one per resource (held: see _request_token)
+    tokens: list[Any] | None  # the request's containers, one per resource (held: see _request_token)
     inventory: Inventory
+    resources: list[Any]  # the PolicyResources it was read from (held, so their ids stay theirs)
     estimate: Estimate | None = None
     pricing: OrgPricing | None = None  # what `estimate` was priced with
 
@@ -138,17 +139,21 @@ def stack_inventory(args: StackValidationArgs) -> Inventory:
     """The stack's inventory, read once per AnalyzeStack request and shared by its stack policies
     (the inventory is a function of the request's resources alone; policies only read it)."""
     global _stack_memo
+    with _STACK_LOCK:
+        memo = _stack_memo
+    given = args.resources
+    # The same PolicyResource objects: the request's other stack policies (`stack_once` shares them).
+    if memo is not None and len(memo.resources) == len(given) and all(map(operator.is_, memo.resources, given)):
+        return memo.inventory
     tokens = _stack_tokens(args)
-    if tokens is not None:
-        with _STACK_LOCK:
-            memo = _stack_memo
-        if memo is not None and len(memo.tokens) == len(tokens) and all(map(operator.is_, memo.tokens, tokens)):
-            return memo.inventory
+    if tokens is not None and memo is not None and memo.tokens is not None and len(memo.tokens) == len(tokens) \
+            and all(map(operator.is_, memo.tokens, tokens)):
+        return memo.inventory
     resources, providers = stack_resources(args)
     inventory = from_resources(resources, providers)
     if tokens is not None:
         with _STACK_LOCK:
-            _stack_memo = _StackMemo(tokens, inventory)
+            _stack_memo = _StackMemo(tokens, inventory, list(given))
     return inventory
 
 
