@@ -401,6 +401,10 @@ def _drain(stream, sink: deque, first_line: Optional[queue.Queue] = None) -> Non
 def _stop_process(proc: subprocess.Popen, grace: float = 5.0) -> None:
     if proc.poll() is not None:
         return
+    if grace <= 0:
+        proc.kill()
+        proc.wait()
+        return
     try:
         # pulumi_policy's serve loop turns KeyboardInterrupt into server.stop(0) and a clean exit.
         proc.send_signal(signal.SIGINT if os.name == "posix" else signal.SIGTERM)
@@ -439,8 +443,12 @@ class PolicyPackClient:
         dry_run: bool = True,
         stack_config: Optional[Mapping[str, str]] = None,
         tags: Optional[Mapping[str, str]] = None,
+        stop_grace: float = 5.0,
     ) -> None:
         self.pack_dir = Path(pack_dir).resolve()
+        # Seconds the pack has to exit on SIGINT when closed; 0 kills it at once (a one-shot command
+        # has its answers by then, and the pack keeps nothing that needs a clean exit).
+        self.stop_grace = stop_grace
         self.timeout = timeout
         self.project, self.stack, self.organization = project, stack, organization
         self.dry_run = dry_run
@@ -579,7 +587,7 @@ class PolicyPackClient:
             self._channel = None
         self._stub = None
         if self._proc is not None:
-            _stop_process(self._proc)
+            _stop_process(self._proc, self.stop_grace)
             for t in self._threads:
                 t.join(2)
             for stream in (self._proc.stdout, self._proc.stderr):

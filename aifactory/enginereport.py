@@ -96,7 +96,8 @@ def report(arg: str, policy_config: Path | None = None, progress=None, pricing=N
     config = with_pricing(config, org_pricing)
     note = progress or (lambda message: None)
     note("starting the policy pack")
-    with PolicyPackClient(POLICY_PACK, project=document.project or "project", stack=document.stack or "stack") as client:
+    with PolicyPackClient(POLICY_PACK, project=document.project or "project", stack=document.stack or "stack",
+                          stop_grace=0) as client:
         note(f"judging {len(document.resources)} resources")
         infos, violations = analyze_with(client, document.resources, config)
     inventory = inventories.from_resources(document.resources)

@@ -141,7 +141,7 @@ def preview(stack: str, policy_config: Path | None = None, pricing: OrgPricing |
     # The pack process starts (mostly importing the Pulumi SDK) while the program runs.
     with ThreadPoolExecutor(max_workers=1) as pool:
         note("starting the policy pack")
-        starting = pool.submit(PolicyPackClient(POLICY_PACK).start)
+        starting = pool.submit(PolicyPackClient(POLICY_PACK, stop_grace=0).start)
         try:
             note(f"running the program {project.program}")
             run = run_program(project.program, project=project.name, stack=stack_file.name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import textwrap
 from pathlib import Path
 
@@ -227,6 +228,17 @@ def test_pack_process_is_gone_after_the_context(pack_dir: Path) -> None:
         assert c.returncode is None
         os.kill(pid, 0)
     assert c.returncode is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_pack_stops_cleanly_on_sigint_or_at_once_when_asked(pack_dir: Path) -> None:
+    with PolicyPackClient(pack_dir) as graceful:
+        pass
+    assert graceful.returncode == 0  # pulumi_policy's serve loop exits cleanly on SIGINT
+    with PolicyPackClient(pack_dir, stop_grace=0) as quick:
+        pid = quick.pid
+    assert quick.returncode == -signal.SIGKILL
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
 
