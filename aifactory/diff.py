@@ -15,14 +15,14 @@ and the text output of the command read only that.
 from __future__ import annotations
 
 import json
-import sys
 from collections import defaultdict
-from pathlib import Path
 from typing import Any, Iterable
+
+from aifactory import stdinput
 
 SCHEMA = "aifactory.diff/1"
 ABSENT = "none"  # the command-line word for "this side has no preview" (a new or deleted stack)
-STDIN = "-"
+STDIN = stdinput.STDIN
 
 # Inputs whose values are never printed in full (the recorder unwraps secrets; a diff must not
 # put them in a pull-request comment). Matched case-insensitively against the last path segment.
@@ -50,7 +50,7 @@ def load(arg: str) -> dict | None:
         return None
     where = "standard input" if arg == STDIN else arg
     try:
-        text = sys.stdin.read() if arg == STDIN else Path(arg).read_text(encoding="utf-8")
+        text = stdinput.read(arg)
     except FileNotFoundError:
         raise PreviewError(f"{where}: no such file (use '{ABSENT}' for a stack that has no preview on this side)") from None
     except IsADirectoryError:

@@ -9,21 +9,20 @@ result is a preview JSON document (DESIGN.md) with `source` saying what was read
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from aifactory import engine_json
+from aifactory import engine_json, stdinput
 from aifactory.problems import Problem, SpecError
 from aifactory.spec import CONFIG_KEY
 
-STDIN = "-"
+STDIN = stdinput.STDIN
 
 
 def read_document(arg: str) -> Any:
     where = "standard input" if arg == STDIN else arg
     try:
-        text = sys.stdin.read() if arg == STDIN else Path(arg).read_text(encoding="utf-8")
+        text = stdinput.read(arg)
     except FileNotFoundError:
         raise SpecError([Problem(where, "no such file")]) from None
     except IsADirectoryError:
@@ -127,8 +126,6 @@ def report(arg: str, policy_config: Path | None = None, progress=None, pricing=N
 def as_preview_document(arg: str) -> dict | None:
     """For `aifactory diff`: a document in any format as a preview JSON document; None if it
     already is one (the diff reads those itself, without starting the pack)."""
-    if arg == STDIN:
-        return None
     try:
         kind = engine_json.detect(read_document(arg))
     except (SpecError, engine_json.EngineJsonError):

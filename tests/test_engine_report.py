@@ -115,8 +115,9 @@ def test_unreadable_secret_fails_closed(tmp_path, blinded):
     assert any(v["enforcement"] == "mandatory" for v in doc["policies"]["violations"])
 
 
-def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "aifactory", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+def run_cli(*args: str, cwd: Path = ROOT, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "aifactory", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, input=stdin)
 
 
 @pytest.mark.parametrize("checkpoint", REAL_CHECKPOINTS, ids=lambda p: p.name)
@@ -173,6 +174,24 @@ def test_diff_takes_engine_documents_on_either_side(tmp_path):
     assert result.returncode in (0, 1), result.stderr
     diff = json.loads(result.stdout)
     assert diff["totals"]["gpus"]["delta"] > 0
+
+
+def test_diff_reads_a_real_preview_from_standard_input(tmp_path):
+    # `pulumi preview --json | aifactory diff base.json -` in a pull request.
+    expected = previewed("vision-prod")
+    base = write(tmp_path, "base.json", engine.checkpoint(expected))
+    grown = copy.deepcopy(expected)
+    for r in grown["resources"]:
+        if r["type"] == ASG:
+            r["inputs"]["desiredCapacity"] = r["inputs"]["desiredCapacity"] + 2
+            r["inputs"]["maxSize"] = r["inputs"]["maxSize"] + 2
+    from_file = run_cli("diff", base, write(tmp_path, "head.json", engine.preview_digest(grown)), "--format", "json")
+    piped = run_cli("diff", base, "-", "--format", "json", stdin=json.dumps(engine.preview_digest(grown)))
+    assert piped.returncode == from_file.returncode and piped.returncode in (0, 1), piped.stderr
+    assert json.loads(piped.stdout)["totals"] == json.loads(from_file.stdout)["totals"]
+    assert json.loads(piped.stdout)["totals"]["gpus"]["delta"] > 0
+    reversed_sides = run_cli("diff", "-", base, "--format", "json", stdin=json.dumps(engine.preview_digest(grown)))
+    assert json.loads(reversed_sides.stdout)["totals"]["gpus"]["delta"] < 0
 
 
 def test_progress_on_a_terminal_only(tmp_path):
