@@ -8,6 +8,7 @@ the full trace). Commands that run no Pulumi program never import the Pulumi or 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from enum import Enum
 from pathlib import Path
@@ -485,7 +486,17 @@ def _num(value: float | int | None) -> str:
     return "n/a" if value is None else f"{value:g}"
 
 
+class Interrupted(BaseException):
+    """Ctrl-C. Raised instead of KeyboardInterrupt, which typer turns into "Aborted!" and exit 1 --
+    and exit 1 means a mandatory policy violation."""
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise Interrupted()
+
+
 def main() -> None:
+    signal.signal(signal.SIGINT, _interrupted)
     try:
         app()  # usage errors exit 2 through typer; what it lets through is ours
     except SpecError as error:  # every command catches its own; this is the backstop
@@ -493,7 +504,8 @@ def main() -> None:
             refuse(error, "invalid input")
         except typer.Exit as done:
             sys.exit(done.exit_code)
-    except KeyboardInterrupt:
+    except (Interrupted, KeyboardInterrupt):
+        sys.stderr.write("aifactory: interrupted\n")
         sys.exit(130)
     except Exception as error:  # a bug, not bad input: one line, the trace in a file, exit 3
         from aifactory import crash

@@ -107,3 +107,17 @@ def test_an_internal_error_exits_3_with_one_line_and_the_trace_in_a_file():
 def test_usage_errors_stay_exit_2():
     result = run("quote", "--gpu", "H100", "--gpus", "many")
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_exits_130_with_one_line_not_1():
+    # Exit 1 means a mandatory policy violation: an interrupted preview must not look like one.
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "aifactory", "preview", "vision-prod", "--format", "json"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)  # inside the command by then (imports, or the program and pack running)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "aifactory: interrupted" and "Traceback" not in err and out == ""
