@@ -199,6 +199,14 @@ def test_a4x_facility_builds_two_host_vpcs_and_four_mrdma_nics_on_the_arm64_imag
     assert [n["nicType"] for n in template["networkInterfaces"]] == ["GVNIC", "GVNIC"] + ["MRDMA"] * 4
     assert template["disks"][0]["sourceImage"].endswith("ubuntu-accelerator-2404-arm64-with-nvidia-580")
     assert template["reservationAffinity"]["type"] == "SPECIFIC_RESERVATION"
+    # Google: A4X MIGs need a HIGH_THROUGHPUT workload policy, topology 1x72, reservation-bound VMs, and a
+    # template without a placement policy
+    assert template["scheduling"]["provisioningModel"] == "RESERVATION_BOUND" and "resourcePolicies" not in template
+    policy = next(r for r in records if r.type == "gcp:compute/resourcePolicy:ResourcePolicy")
+    assert policy.inputs["workloadPolicy"] == {"type": "HIGH_THROUGHPUT", "acceleratorTopology": "1x72"}
+    groups = [r for r in records if r.type == "gcp:compute/instanceGroupManager:InstanceGroupManager"]
+    assert groups and all("workloadPolicy" in g.inputs["resourcePolicies"] for g in groups)
+    assert all(policy.urn in g.dependencies for g in groups)
     roce = [r.inputs for r in records if r.type == GCP_NETWORK and "vpc-roce" in str(r.inputs.get("networkProfile"))]
     assert len(roce) == 1 and roce[0]["mtu"] == 8896
     found = verdicts(pack, records)

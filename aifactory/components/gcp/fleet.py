@@ -21,7 +21,8 @@ Choices:
   of more than one node only: a reservation already fixes where its capacity sits (a placement
   policy on top conflicts with it), and spot VMs come from whatever spare capacity exists and may
   be reclaimed at any time, so a collocation constraint would only make them harder to obtain
-  without keeping them together.
+  without keeping them together. A4X groups instead take a HIGH_THROUGHPUT workload policy with
+  the NVLink domain's accelerator topology (1x72), with reservation-bound VMs, as Google requires.
 - **Boot disk**: Google-managed encryption at rest by default (every persistent disk is
   encrypted), or a customer key with `kms_key`; Hyperdisk Balanced on A3 Ultra/A4 (they take
   Hyperdisk only, as Cluster Toolkit's a3ultra-vm.yaml sets), PD Balanced otherwise.
@@ -63,6 +64,11 @@ ARM64_IMAGE = (
 DEFAULT_BOOT_DISK_GB = 200
 RESERVATION_KEY = "compute.googleapis.com/reservation-name"
 CAPACITIES = ("on-demand", "spot", "reservation")
+# NVLink domains spanning VMs (Compute Engine, "Create an AI-optimized MIG with A4X"): an A4X MIG of
+# more than one VM needs a HIGH_THROUGHPUT workload policy, accelerator topology 1x72 ("72 GPUs
+# connected via a NVLink within a block"); its VMs use the reservation-bound provisioning model and
+# its template names no placement policy.
+WORKLOAD_TOPOLOGY = {"a4x-highgpu-4g": "1x72"}
 # NCCL plugin and RxDM containers (Artifact Registry gce-ai-infra); versions are overridable.
 TCPX_PLUGIN_IMAGE = "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpx/nccl-plugin-gpudirecttcpx-dev:v3.1.9"
 TCPX_RXDM_IMAGE = "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpx/tcpgpudmarxd-dev:v2.0.9"
@@ -187,11 +193,24 @@ class GpuFleet(pulumi.ComponentResource):
         }
         child = pulumi.ResourceOptions(parent=self)
 
+        topology = WORKLOAD_TOPOLOGY.get(args.instance_type.lower())
         compact = args.compact_placement
+        if compact and topology:
+            raise ValueError(f"{args.instance_type} groups take a workload policy, which a template's placement "
+                             "policy conflicts with")
         if compact is None:
-            compact = args.capacity == "on-demand" and args.nodes > 1
+            compact = args.capacity == "on-demand" and args.nodes > 1 and not topology
         elif compact and args.capacity == "reservation":
             raise ValueError("a compact placement policy conflicts with consuming a reservation")
+        self.workload_policy: gcp.compute.ResourcePolicy | None = None
+        if topology:
+            self.workload_policy = gcp.compute.ResourcePolicy(
+                f"{name}-workload",
+                region=region_of(args.zone),
+                workload_policy={"type": "HIGH_THROUGHPUT", "accelerator_topology": topology},
+                description=f"NVLink domain ({topology}) of {name}",
+                opts=child,
+            )
         self.placement_policy: gcp.compute.ResourcePolicy | None = None
         if compact:
             self.placement_policy = gcp.compute.ResourcePolicy(
@@ -262,7 +281,7 @@ class GpuFleet(pulumi.ComponentResource):
             description=f"GPU nodes of {name} ({args.capacity})",
             disks=[boot_disk],
             network_interfaces=network_interfaces,
-            scheduling=self._scheduling(args.capacity),
+            scheduling=self._scheduling(args.capacity, reservation_bound=topology is not None),
             shielded_instance_config={
                 "enable_secure_boot": args.secure_boot,
                 "enable_vtpm": True,
@@ -303,6 +322,8 @@ class GpuFleet(pulumi.ComponentResource):
                     auto_healing_policies={"health_check": self.health_check.id,
                                            "initial_delay_sec": nodehealth.BOOT_CHECK_SECONDS}
                     if self.health_check is not None else None,
+                    resource_policies={"workload_policy": self.workload_policy.self_link}
+                    if self.workload_policy is not None else None,
                     description=f"{size} x {args.instance_type} of {name}",
                     opts=child,
                 )
@@ -311,7 +332,10 @@ class GpuFleet(pulumi.ComponentResource):
         self.register_outputs({"group_names": self.group_names, "group_ids": self.group_ids})
 
     @staticmethod
-    def _scheduling(capacity: str) -> dict:
+    def _scheduling(capacity: str, reservation_bound: bool = False) -> dict:
+        if capacity == "reservation" and reservation_bound:
+            return {"provisioning_model": "RESERVATION_BOUND", "automatic_restart": True,
+                    "on_host_maintenance": "TERMINATE"}
         if capacity == "spot":
             return {
                 "provisioning_model": "SPOT",
