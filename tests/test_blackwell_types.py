@@ -334,3 +334,11 @@ def test_the_node_checker_expects_what_the_catalog_says_of_each_new_type(itype, 
     assert (e.gpu_count, e.gpu_name_contains, e.nvlink_links, e.fabric_manager, e.fabric, e.fabric_interfaces,
             e.fabric_gbps_per_interface) == expected
     assert e.power_default_w is None or itype == "a3-edgegpu-8g"  # no sourced default limit for Blackwell parts
+
+
+@pytest.mark.parametrize("facility", [AWS_FACILITY, GCP_FACILITY, EDGE_FACILITY], ids=["aws", "a4x", "a3-edge"])
+def test_every_resource_the_new_facilities_register_conforms_to_its_provider_schema(facility):
+    from tests.provider_schema import problems
+
+    custom = [r for r in record(facility) if r.custom]
+    assert [f"{r.type} {r.name}: {p}" for r in custom for p in problems(r.type, r.inputs)] == []
