@@ -316,6 +316,23 @@ def test_parallelstore_capacity_rules():
     assert ps.round_up(200000) is None
 
 
+def test_parallelstore_price_from_the_pricing_page():
+    ps = catalog.storage_sku("gcp", "parallelstore", None)
+    # 0.0001917808 USD per GiB-hour (cloud.google.com/parallelstore/pricing, us-central1) x 730 h
+    assert ps.usd_per_gib_month == pytest.approx(0.0001917808 * 730, rel=1e-9)
+    assert ps.price_region == "us-central1" and ps.no_price_reason == ""
+    assert "0,0001917808" in ps.source and "DERIVED" in ps.notes
+
+
+def test_every_unpriced_storage_sku_says_what_was_searched():
+    unpriced = [s for c in catalog.CLOUDS for s in catalog.storage_skus(c) if s.usd_per_gib_month is None]
+    assert {(s.cloud, s.sku) for s in unpriced} >= {("aws", "PERSISTENT_2"), ("azure", "AMLFS-Durable-Premium-40"),
+                                                    ("gcp", "tier-1000"), ("gcp", "dynamic")}
+    for sku in unpriced:
+        assert sku.no_price_reason.startswith("no public list price found (searched 2026-12-02)"), sku.key
+        assert not sku.price_region and not sku.valid_from, sku.key
+
+
 def test_gcp_lustre_capacity_rules():
     t1000 = catalog.storage_sku("gcp", "lustre", 1000)
     assert t1000.allows(9000) and t1000.allows(18000) and not t1000.allows(9216)

@@ -69,3 +69,12 @@ def test_shipped_catalog_has_no_unexplained_hole():
     report = check(date(2026, 12, 2))
     assert report.holes == []
     assert report.explained  # the unpriced pairs and storage SKUs say why
+
+
+def test_priced_storage_without_a_date_is_reported_undated_not_as_a_hole():
+    report = check(date(2026, 12, 2))
+    undated = {(f.cloud, f.item, f.region) for f in report.undated if f.capacity == "storage"}
+    assert ("gcp", "parallelstore/parallelstore", "us-central1") in undated
+    explained = {(f.cloud, f.item) for f in report.explained if f.capacity == "storage"}
+    assert ("gcp", "parallelstore/parallelstore") not in explained
+    assert ("gcp", "lustre/tier-1000/1000") in explained

@@ -65,6 +65,34 @@ def test_priced_filesystem_and_unpriced_tier():
     assert result.missing == ["filesystem b: no price for PERSISTENT_2 in us-east-1"]
 
 
+def test_parallelstore_priced_from_the_google_pricing_page():
+    # cloud.google.com/parallelstore/pricing: 0.0001917808 USD per GiB-hour in us-central1, x 730 h
+    fs = Filesystem("scratch", "gcp", "us-central1", "parallelstore", None, 12000)
+    result = estimate(Inventory(cloud="gcp", groups=[], filesystems=[fs]))
+    line = result.lines[0]
+    assert line.monthly_usd == pytest.approx(12000 * 0.0001917808 * 730, abs=0.01)  # 1,680.00
+    assert line.price_basis == "list"
+    assert line.price_as_of is None  # the page states no date
+    assert not any(note.startswith("no list price") for note in line.notes)
+    assert result.missing == []
+
+
+def test_storage_priced_in_another_region_says_whose_rates():
+    fs = Filesystem("scratch", "gcp", "europe-west4", "parallelstore", None, 12000)
+    line = estimate(Inventory(cloud="gcp", groups=[], filesystems=[fs])).lines[0]
+    assert line.monthly_usd == pytest.approx(12000 * 0.0001917808 * 730, abs=0.01)
+    assert "priced at us-central1 rates; the catalog has none for europe-west4" in line.notes
+
+
+def test_unpriced_storage_tier_says_why():
+    fs = Filesystem("data", "gcp", "us-central1", "lustre", 1000, 36000)
+    result = estimate(Inventory(cloud="gcp", groups=[], filesystems=[fs]))
+    assert result.lines[0].monthly_usd is None
+    assert any(note.startswith("no list price: no public list price found (searched 2026-12-02)")
+               for note in result.lines[0].notes)
+    assert result.missing == ["filesystem data: no price for tier-1000 in us-central1"]
+
+
 def test_totals_add_lines_and_facility_power_uses_cloud_pue():
     spec = load_facility(gcp_facility())
     result = estimate_spec(spec)
