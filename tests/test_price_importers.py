@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 
 from aifactory.catalog import DATA_DIR
-from aifactory.catalog.importers import aws_capacity_blocks, azure_retail, gcp_pricing_export, importer_for
+from aifactory.catalog.importers import aws_capacity_blocks, aws_offer_ec2, azure_retail, gcp_pricing_export, importer_for
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "prices"
 AZURE = FIXTURES / "azure_retail_eastus_nd_2026-07-27.json"
 BLOCKS = FIXTURES / "ec2_capacity_blocks_2026-07-22.json"
 GCP = FIXTURES / "gcp_pricing_excerpt_2026-07-30.yml"
+EC2 = FIXTURES / "aws_ec2_offer_us-east-1_p4d_2024-05-28.json"
 
 
 def by_key(rows):
@@ -59,8 +60,37 @@ def test_gcp_pricing_export():
     assert {r.valid_from for r in rows.values()} == {"2026-07-30"}
 
 
+def test_aws_ec2_offer_file():
+    rows = by_key(aws_offer_ec2.parse(EC2.read_text(), source=aws_offer_ec2.SOURCE_URL))
+    assert list(rows) == [("p4d.24xlarge", "us-east-1", "on-demand", "")]
+    row = rows[("p4d.24xlarge", "us-east-1", "on-demand", "")]
+    assert row.usd_per_hour == 32.7726
+    assert row.valid_from == "2024-05-28"  # publicationDate 2024-05-28T20:35:22Z
+    assert row.source == "https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/AmazonEC2/current/us-east-1/index.json"
+    assert "term effective 2024-05-01" in row.notes
+
+
+def test_aws_ec2_capacity_block_twin_is_never_an_on_demand_price():
+    feed = json.loads(EC2.read_text())
+    twin = "YSXJGN78QTXNVGDQ"  # same type, OS, tenancy, capacitystatus and preInstalledSw as the on-demand SKU
+    assert feed["products"][twin]["attributes"]["marketoption"] == "CapacityBlock"
+    term = next(iter(feed["terms"]["OnDemand"][twin].values()))
+    next(iter(term["priceDimensions"].values()))["pricePerUnit"]["USD"] = "11.8000000000"
+    rows = aws_offer_ec2.parse(json.dumps(feed), source="s")
+    assert [(r.instance_type, r.usd_per_hour) for r in rows] == [("p4d.24xlarge", 32.7726)]
+
+
+def test_aws_ec2_offer_file_without_marketoption_reads_as_on_demand():
+    feed = json.loads(EC2.read_text())
+    del feed["products"]["YSXJGN78QTXNVGDQ"]
+    del feed["products"]["H7NGEAC6UEHNTKSJ"]["attributes"]["marketoption"]
+    rows = aws_offer_ec2.parse(json.dumps(feed), source="s")
+    assert [(r.instance_type, r.region, r.usd_per_hour) for r in rows] == [("p4d.24xlarge", "us-east-1", 32.7726)]
+
+
 def test_each_file_finds_its_importer():
-    for path, module in ((AZURE, azure_retail), (BLOCKS, aws_capacity_blocks), (GCP, gcp_pricing_export)):
+    for path, module in ((AZURE, azure_retail), (BLOCKS, aws_capacity_blocks), (GCP, gcp_pricing_export),
+                         (EC2, aws_offer_ec2)):
         assert importer_for(path.name, path.read_text()[:4000]) is module
 
 
@@ -100,6 +130,10 @@ def test_refresh_reports_added_changed_removed(catalog_copy):
     assert changed[("aws", "p5.48xlarge", "us-east-1", "capacity-block", "")]["new"] == 41.528
     assert changed[("aws", "p5.48xlarge", "us-east-1", "capacity-block", "")]["pct"] == pytest.approx(11.11, abs=0.01)
     assert changed[("gcp", "a3-highgpu-8g", "us-central1", "reservation", "1yr")]["old"] == 1.0
+    # the EC2 offer file of 2024-05-28 is older than the catalog's post-June-2025 p4d price: the summary
+    # shows the +49 % a reviewer has to see before accepting it
+    p4d = changed[("aws", "p4d.24xlarge", "us-east-1", "on-demand", "")]
+    assert (p4d["old"], p4d["new"], p4d["pct"]) == (21.957642, 32.7726, pytest.approx(49.25, abs=0.01))
     added = {tuple(c["key"]) for c in summary["added"]}
     assert ("azure", "Standard_ND96isr_H100_v5", "eastus", "reservation", "3yr") in added
     # the export prices on-demand a3 capacity in us-central1 but states no a3-megagpu-8g price there
