@@ -124,6 +124,13 @@ MUTANTS: tuple[Mutant, ...] = (
            "aifactory/policies/fabric.py",
            "if isinstance(nodes, int) and nodes >= min_nodes:", "if isinstance(nodes, int) and nodes > min_nodes:",
            ("tests/test_boundaries.py", "tests/test_policies.py"), keyword="placement"),
+    Mutant("health-eks-repair-off-passes", "an EKS GPU node group needs node auto repair", "aifactory/policies/health.py",
+           "    elif enabled is not True:", "    elif enabled is False and False:",
+           ("tests/test_fleet_shape_rules.py",), keyword="eks"),
+    Mutant("health-gke-cpu-pool-judged", "a GKE cluster's CPU pools are not held to GPU repair", "aifactory/policies/health.py",
+           '                "gcp", inv.machine_type_name(machine)):\n            continue',
+           '                "gcp", inv.machine_type_name(machine)):\n            pass',
+           ("tests/test_fleet_shape_rules.py",), keyword="gke"),
     # ----------------------------------------------------------------- spec rules
     Mutant("budget-thresholds-1001", "budget thresholds are 1 to 1000 %", "aifactory/rules.py",
            "if not 1 <= value <= 1000:", "if not 1 <= value <= 1001:",

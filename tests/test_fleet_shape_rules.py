@@ -1,6 +1,7 @@
 """The per-resource rules judge every shape that can hold GPU capacity: `instance-availability` (is each
-type offered in the resource's region and zone) and `fabric-complete` (does the shape carry every
-fabric interface of its type, or say precisely why it cannot). Plain Pulumi programs on the installed
+type offered in the resource's region and zone), `fabric-complete` (does the shape carry every
+fabric interface of its type, or say precisely why it cannot) and `node-health-required` (a managed
+pool's own repair of failing nodes). Plain Pulumi programs on the installed
 provider SDKs, recorded as the engine would receive them, each resource sent through the real pack
 over gRPC; every test pairs a program the rule refuses with one it passes."""
 
@@ -272,3 +273,66 @@ def test_a_gke_clusters_default_pool_cannot_attach_gpu_networks(client):
 
     [message] = judged(client, program, "fabric-complete")["gke"]
     assert "default node pool of gke runs a3-megagpu-8g" in message and "removeDefaultNodePool=true" in message
+
+
+# --------------------------------------------------------------------------- node-health-required
+
+
+def eks_group(**repair):
+    def program():
+        aws.eks.NodeGroup("eks", cluster_name="c", node_role_arn="arn:aws:iam::1:role/n", subnet_ids=["s-1"],
+                          instance_types=["p5.48xlarge"], opts=aws_opts(), **repair,
+                          scaling_config={"desired_size": 1, "min_size": 1, "max_size": 2})
+
+    return program
+
+
+def test_an_eks_gpu_node_group_needs_node_auto_repair(client):
+    [message] = judged(client, eks_group(), "node-health-required")["eks"]
+    assert "eks runs p5.48xlarge nodes" in message
+    assert "nodeRepairConfig.enabled = true" in message and "eks-node-monitoring-agent" in message
+    assert list(judged(client, eks_group(node_repair_config={"enabled": False}), "node-health-required")) == ["eks"]
+    assert judged(client, eks_group(node_repair_config={"enabled": True}), "node-health-required") == {}
+
+
+def test_an_eks_node_repair_setting_unknown_at_preview_fails_closed(client):
+    def program():
+        o = aws_opts()
+        lt = aws.ec2.LaunchTemplate("tpl", image_id="ami-1", opts=o)
+        aws.eks.NodeGroup("eks", cluster_name="c", node_role_arn="arn:aws:iam::1:role/n", subnet_ids=["s-1"],
+                          instance_types=["p5.48xlarge"], opts=o,
+                          node_repair_config={"enabled": lt.id.apply(lambda _: True)},
+                          scaling_config={"desired_size": 1, "min_size": 1, "max_size": 2})
+
+    [message] = judged(client, program, "node-health-required")["eks"]
+    assert "node auto repair of urn:pulumi:dev::shapes::aws:eks/nodeGroup:NodeGroup::eks (nodeRepairConfig.enabled)" \
+        in message and "cannot prove" in message
+
+
+def gke_pools(repair: bool | None):
+    def program():
+        o = gcp_opts()
+        management = {} if repair is None else {"management": {"auto_repair": repair}}
+        gcp.container.NodePool("pool", cluster="c", location="us-central1-a", node_count=1, opts=o,
+                               node_config={"machine_type": "a3-megagpu-8g"}, **management)
+        gcp.container.Cluster("gke", location="us-central1", remove_default_node_pool=True, opts=o, node_pools=[
+            {"name": "system", "initial_node_count": 1, "node_config": {"machine_type": "e2-standard-4"},
+             "management": {"auto_repair": False}},
+            {"name": "gpu", "initial_node_count": 1, "node_config": {"machine_type": "a3-megagpu-8g"}, **management}])
+
+    return program
+
+
+def test_a_gke_gpu_pool_keeps_node_auto_repair(client):
+    found = judged(client, gke_pools(False), "node-health-required")
+    assert sorted(found) == ["gke", "pool"]
+    [cluster] = found["gke"]  # the CPU system pool may go without it
+    assert "GKE pool gke/gpu runs GPU nodes with node auto-repair off" in cluster
+    assert "nodePools[1].management.autoRepair=false" in cluster
+    assert "GKE pool pool runs GPU nodes" in found["pool"][0] and "management.autoRepair=false" in found["pool"][0]
+    assert judged(client, gke_pools(None), "node-health-required") == {}  # on by default
+    assert judged(client, gke_pools(True), "node-health-required") == {}
+
+
+def test_an_aks_pool_is_repaired_by_aks_itself(client):
+    assert judged(client, aks_pool, "node-health-required") == {}
