@@ -275,6 +275,115 @@ def test_a_gke_clusters_default_pool_cannot_attach_gpu_networks(client):
     assert "default node pool of gke runs a3-megagpu-8g" in message and "removeDefaultNodePool=true" in message
 
 
+# --------------------------------------------------------------------------- fabric-complete-groups
+
+
+def stack_judged(client, program, policy: str = "fabric-complete-groups") -> dict[str, list[str]]:
+    """Resource name -> the stack policy's messages, the whole program analyzed over gRPC."""
+    resources = record(program)
+    providers = {r.urn: r for r in resources if r.is_provider}
+    found: dict[str, list[str]] = {}
+    for v in client.analyze_stack(resources, providers):
+        if v.policy == policy:
+            assert v.enforcement == "mandatory", v
+            found.setdefault(v.urn.rsplit("::", 1)[-1], []).append(v.message)
+    return found
+
+
+def efa(cards: int) -> list[dict]:
+    return [{"device_index": 0 if card == 0 else 1, "network_card_index": card,
+             "interface_type": "efa" if card == 0 else "efa-only"} for card in range(cards)]
+
+
+def eks_with(cards: int | None, template: str | None = None):
+    def program():
+        o = aws_opts()
+        spec = None
+        if cards is not None:
+            lt = aws.ec2.LaunchTemplate("tpl", image_id="ami-1", network_interfaces=efa(cards), opts=o)
+            spec = {"id": lt.id, "version": "1"}
+        if template is not None:
+            spec = {"id": template, "version": "1"}
+        aws.eks.NodeGroup("eks", cluster_name="c", node_role_arn="arn:aws:iam::1:role/n", subnet_ids=["s-1"],
+                          instance_types=["p5.48xlarge"], launch_template=spec, opts=o,
+                          scaling_config={"desired_size": 1, "min_size": 1, "max_size": 2})
+
+    return program
+
+
+def test_an_eks_node_group_gets_its_efa_cards_from_its_launch_template(client):
+    [message] = stack_judged(client, eks_with(None))["eks"]
+    assert "eks launches p5.48xlarge (instanceTypes[0]) from the launch template EKS makes itself" in message
+    [message] = stack_judged(client, eks_with(4))["eks"]
+    assert "eks launches p5.48xlarge (instanceTypes[0]) from tpl: p5.48xlarge has 32 EFA network cards" in message
+    assert "provisions 4 (400 Gbps, 12%" in message
+    assert stack_judged(client, eks_with(32)) == {}
+    [message] = stack_judged(client, eks_with(None, template="lt-0abc"))["eks"]
+    assert "from a template outside this program (launchTemplate)" in message
+
+
+def test_a_type_a_group_names_unknown_at_preview_fails_closed(client):
+    def program():
+        o = aws_opts()
+        lt = aws.ec2.LaunchTemplate("tpl", image_id="ami-1", network_interfaces=efa(32), opts=o)
+        aws.eks.NodeGroup("eks", cluster_name="c", node_role_arn="arn:aws:iam::1:role/n", subnet_ids=["s-1"],
+                          instance_types=lt.id.apply(lambda _: ["p5.48xlarge"]), opts=o,
+                          launch_template={"id": lt.id, "version": "1"},
+                          scaling_config={"desired_size": 1, "min_size": 1, "max_size": 2})
+
+    [message] = stack_judged(client, program)["eks"]
+    assert "instance type of urn:pulumi:dev::shapes::aws:eks/nodeGroup:NodeGroup::eks (instanceTypes)" in message
+    assert "cannot prove every fabric interface of its instance types is provisioned" in message
+
+
+def mixed_group(cards: int):
+    def program():
+        o = aws_opts()
+        lt = aws.ec2.LaunchTemplate("tpl", image_id="ami-1", network_interfaces=efa(cards), opts=o)
+        aws.autoscaling.Group("mixed", min_size=1, max_size=2, availability_zones=["us-east-1a"], opts=o,
+                              mixed_instances_policy={"launch_template": {
+                                  "launch_template_specification": {"launch_template_id": lt.id},
+                                  "overrides": [{"instance_type": "p4d.24xlarge"}, {"instance_type": "p5.48xlarge"}]}})
+        aws.ec2.Fleet("fleet", opts=o, launch_template_configs=[{
+            "launch_template_specification": {"launch_template_id": lt.id, "version": "1"},
+            "overrides": [{"instance_type": "p5.48xlarge"}]}],
+            target_capacity_specification={"default_target_capacity_type": "on-demand", "total_target_capacity": 2})
+
+    return program
+
+
+def test_group_overrides_are_held_to_their_templates_fabric(client):
+    found = stack_judged(client, mixed_group(4))  # p4d.24xlarge's 4 cards, not p5.48xlarge's 32
+    assert sorted(found) == ["fleet", "mixed"]
+    [mixed] = found["mixed"]
+    assert "mixed launches p5.48xlarge (mixedInstancesPolicy.launchTemplate.overrides[1].instanceType) from tpl" in mixed
+    assert "launchTemplateConfigs[0].overrides[0].instanceType" in found["fleet"][0]
+    assert stack_judged(client, mixed_group(32)) == {}
+
+
+def flexible_mig(gpu_nics: int):
+    def program():
+        o = gcp_opts()
+        nics = [{"network": "host", "nic_type": "GVNIC"}] + [{"network": f"gpu-{i}", "nic_type": "GVNIC"}
+                                                            for i in range(gpu_nics)]
+        tpl = gcp.compute.RegionInstanceTemplate("tpl", region="us-central1", machine_type="a2-highgpu-8g",
+                                                 disks=[{"source_image": "img"}], network_interfaces=nics, opts=o)
+        gcp.compute.RegionInstanceGroupManager(
+            "mig", base_instance_name="mig", region="us-central1", target_size=1, opts=o,
+            versions=[{"instance_template": tpl.self_link}],
+            instance_flexibility_policy={"instance_selections": [
+                {"name": "h100", "rank": 1, "machine_types": ["a3-megagpu-8g"]}]})
+
+    return program
+
+
+def test_a_mig_flexibility_type_is_held_to_its_templates_nics(client):
+    [message] = stack_judged(client, flexible_mig(0))["mig"]
+    assert "mig launches a3-megagpu-8g (instanceFlexibilityPolicy.instanceSelections[0].machineTypes[0]) from tpl" \
+        in message and "a3-megagpu-8g has 8 GPU NICs" in message
+    assert stack_judged(client, flexible_mig(8)) == {}
+
+
 # --------------------------------------------------------------------------- node-health-required
 
 
@@ -315,6 +424,8 @@ def gke_pools(repair: bool | None):
         management = {} if repair is None else {"management": {"auto_repair": repair}}
         gcp.container.NodePool("pool", cluster="c", location="us-central1-a", node_count=1, opts=o,
                                node_config={"machine_type": "a3-megagpu-8g"}, **management)
+        gcp.container.NodePool("cpu", cluster="c", location="us-central1-a", node_count=1, opts=o,
+                               management={"auto_repair": False})  # GKE's default machine type: no GPU
         gcp.container.Cluster("gke", location="us-central1", remove_default_node_pool=True, opts=o, node_pools=[
             {"name": "system", "initial_node_count": 1, "node_config": {"machine_type": "e2-standard-4"},
              "management": {"auto_repair": False}},

@@ -61,10 +61,11 @@ def messages(found) -> str:
 def test_the_pack_has_every_rule_once_each_with_a_config_schema():
     names = [p.name for p in all_policies()]
     assert names == ["power-cap", "cost-cap", "budget-guard-required", "region-allowlist", "instance-availability",
-                     "fabric-complete", "placement", "no-public-ip", "imdsv2-required", "encryption-at-rest",
+                     "fabric-complete", "placement", "fabric-complete-groups", "no-public-ip", "imdsv2-required", "encryption-at-rest",
                      "required-tags", "storage-protected", "carbon-cap", "efficiency-floor", "node-health-required"]
     stack_rules = {p.name for p in all_policies() if isinstance(p, StackValidationPolicy)}
-    assert stack_rules == {"power-cap", "cost-cap", "budget-guard-required", "carbon-cap", "efficiency-floor"}
+    assert stack_rules == {"power-cap", "cost-cap", "budget-guard-required", "fabric-complete-groups", "carbon-cap",
+                           "efficiency-floor"}
     for policy in all_policies():
         advisory = policy.name == "efficiency-floor"  # advisory by default; the org may make it mandatory
         assert policy.enforcement_level == (EnforcementLevel.ADVISORY if advisory else EnforcementLevel.MANDATORY)
@@ -396,6 +397,7 @@ UNKNOWN_VERDICTS = {
     "instance-availability": "region of",
     "fabric-complete": "network interfaces of",
     "placement": None,  # the placement group is set (to a value unknown until deploy)
+    "fabric-complete-groups": None,  # the group names no type itself (its launch template does)
     "no-public-ip": "public IP setting of",
     "imdsv2-required": "metadataOptions.httpTokens of",
     "encryption-at-rest": "volume encryption of",

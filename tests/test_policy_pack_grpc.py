@@ -64,7 +64,8 @@ def test_info_lists_every_policy_with_its_config_schema(client):
     for info in infos:
         policy = expected[info.name]
         assert info.enforcement_level == ("advisory" if info.name == "efficiency-floor" else "mandatory")
-        stack = ("power-cap", "cost-cap", "budget-guard-required", "carbon-cap", "efficiency-floor")
+        stack = ("power-cap", "cost-cap", "budget-guard-required", "fabric-complete-groups", "carbon-cap",
+                 "efficiency-floor")
         assert info.policy_type == ("stack" if info.name in stack else "resource")
         assert set(info.config_schema["properties"]) == set(policy.config_schema.properties)
         for prop in info.config_schema["properties"].values():

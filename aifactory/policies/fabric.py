@@ -7,6 +7,10 @@ instance templates (MRDMA NICs for RDMA types, gVNICs beyond the host NICs for G
 and the RoCE networks' MTU, a single placement group on Azure InfiniBand scale sets. The message
 gives the provisioned share of the type's fabric bandwidth.
 
+`fabric-complete-groups` (stack) holds a type a group names itself (an override, EKS `instanceTypes`,
+a MIG's instance flexibility) to the interfaces of the template it launches with, which a resource
+policy cannot see from the group.
+
 `placement` (resource) asks multi-node on-demand GPU fleets to be placed together: a cluster
 placement group on the AWS Auto Scaling group, a compact (COLLOCATED) resource policy on the
 Google Cloud instance template, a proximity placement group on the Azure scale set, COMPACT
@@ -23,12 +27,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 
 from aifactory import catalog
 from aifactory import inventory as inv
-from aifactory.inventory import MISSING, UNKNOWN, as_bool, as_int, lookup
-from aifactory.policies.common import Setting, Subject, cannot_prove, config_schema, settings, subject
+from aifactory.inventory import MISSING, UNKNOWN, Resource, as_bool, as_int, is_unknown, lookup
+from aifactory.inventory.reader import Reader
+from aifactory.policies.common import Setting, Subject, cannot_prove, config_schema, settings, stack_resources, subject
 
 FABRIC_COMPLETE = [
     Setting("minFabricShare", "number", 1.0,
@@ -37,6 +49,7 @@ FABRIC_COMPLETE = [
             "The org's subscriptions have the AKSInfinibandSupport feature registered, so AKS places a node "
             "pool's VMs on one InfiniBand network (no resource input shows it)."),
 ]
+FABRIC_COMPLETE_GROUPS = FABRIC_COMPLETE[:1]
 PLACEMENT = [
     Setting("minNodes", "integer", 2, "On-demand GPU fleets of at least this many nodes must be placed together.",
             minimum=1),
@@ -311,6 +324,200 @@ def validate_fabric_complete(args: ResourceValidationArgs, report_violation: Rep
             _gcp_nics(s, itype, min_share, report_violation)
 
 
+# --------------------------------------------------------------------------- fabric-complete-groups
+
+# What a group says of the template a type launches with: the templates, or why there are none.
+_UNKNOWN_TEMPLATE, _OUTSIDE, _EKS_DEFAULT = "unknown", "outside", "eks-default"
+
+
+def _templates(reader: Reader, res: Resource, key: str, spec: Any, id_keys: tuple[str, str],
+               types: frozenset[str]) -> list[Resource] | str:
+    """The templates a launch template reference (a mapping with an ID or name) designates."""
+    literal: Any = MISSING
+    if isinstance(spec, Mapping):
+        for id_key in id_keys:
+            literal = lookup(spec, id_key)
+            if literal is not MISSING:
+                break
+    elif spec is not MISSING:
+        literal = spec
+    found = reader.linked_all(res, key, types, UNKNOWN if is_unknown(literal) else literal)
+    if found is None:
+        return _UNKNOWN_TEMPLATE
+    return found or _OUTSIDE
+
+
+_AWS_LT = frozenset({inv.AWS_LAUNCH_TEMPLATE})
+_GCP_TEMPLATES = frozenset({inv.GCP_TEMPLATE, inv.GCP_REGION_TEMPLATE})
+_LT_IDS = ("launchTemplateId", "launchTemplateName")
+
+# (instance type or UNKNOWN, its input path, its templates or why there are none, the template's input path)
+_Pair = tuple[Any, str, Any, str]
+
+
+def _override_pairs(reader: Reader, res: Resource, key: str, overrides: Any, path: str, base: Any,
+                    base_path: str) -> list[_Pair]:
+    if overrides is UNKNOWN:
+        return [(UNKNOWN, path, base, base_path)]
+    out: list[_Pair] = []
+    for i, override in enumerate(overrides if isinstance(overrides, list) else []):
+        where = f"{path}[{i}]"
+        if not isinstance(override, Mapping):
+            out.append((UNKNOWN, where, base, base_path))
+            continue
+        templates, tpl_path = base, base_path
+        own = lookup(override, "launchTemplateSpecification")
+        if own is not MISSING:
+            templates = _templates(reader, res, key, own, _LT_IDS, _AWS_LT)
+            tpl_path = f"{where}.launchTemplateSpecification"
+        itype = lookup(override, "instanceType")
+        if itype is not MISSING:
+            out.append((itype, f"{where}.instanceType", templates, tpl_path))
+        else:
+            for t, p in inv.aws.requirement_types(lookup(override, "instanceRequirements"), f"{where}.instanceRequirements"):
+                out.append((t, p, templates, tpl_path))
+    return out
+
+
+def _group_pairs(reader: Reader, res: Resource) -> list[_Pair]:
+    """Each instance type a group names itself, with the template(s) it launches with."""
+    t = res.type
+    if t == inv.AWS_ASG:
+        mip = ("mixedInstancesPolicy", "launchTemplate")
+        if res.get("launchTemplate") is not MISSING:
+            base = _templates(reader, res, "launchTemplate", res.get("launchTemplate"), ("id", "name"), _AWS_LT)
+            base_path = "launchTemplate"
+        else:
+            base = _templates(reader, res, "mixedInstancesPolicy", res.get(*mip, "launchTemplateSpecification"),
+                              _LT_IDS, _AWS_LT)
+            base_path = "mixedInstancesPolicy.launchTemplate.launchTemplateSpecification"
+        return _override_pairs(reader, res, "mixedInstancesPolicy", res.get(*mip, "overrides"),
+                               "mixedInstancesPolicy.launchTemplate.overrides", base, base_path)
+    if t == inv.AWS_EKS_NODE_GROUP:
+        types = res.get("instanceTypes")
+        if types is MISSING:
+            return []  # the launch template's own type, judged with the template
+        spec = res.get("launchTemplate")
+        templates = _EKS_DEFAULT if spec is MISSING else _templates(reader, res, "launchTemplate", spec, ("id", "name"),
+                                                                    _AWS_LT)
+        if not isinstance(types, list):
+            return [(UNKNOWN, "instanceTypes", templates, "launchTemplate")]
+        return [(x, f"instanceTypes[{i}]", templates, "launchTemplate") for i, x in enumerate(types)]
+    if t in (inv.aws.FLEET, inv.aws.SPOT_FLEET_REQUEST):
+        configs = res.get("launchTemplateConfigs")
+        ids = _LT_IDS if t == inv.aws.FLEET else ("id", "name")
+        if configs is UNKNOWN:
+            return [(UNKNOWN, "launchTemplateConfigs", _UNKNOWN_TEMPLATE, "launchTemplateConfigs")]
+        out: list[_Pair] = []
+        for i, config in enumerate(configs if isinstance(configs, list) else []):
+            where = f"launchTemplateConfigs[{i}]"
+            spec = lookup(config, "launchTemplateSpecification") if isinstance(config, Mapping) else UNKNOWN
+            base = _templates(reader, res, "launchTemplateConfigs", spec, ids, _AWS_LT)
+            overrides = lookup(config, "overrides") if isinstance(config, Mapping) else UNKNOWN
+            out += _override_pairs(reader, res, "launchTemplateConfigs", overrides, f"{where}.overrides", base,
+                                   f"{where}.launchTemplateSpecification")
+        return out
+    if t in (inv.GCP_MIG, inv.GCP_REGION_MIG):
+        selections = res.get("instanceFlexibilityPolicy", "instanceSelections")
+        if selections is MISSING:
+            return []
+        versions = res.get("versions")
+        if not isinstance(versions, list):
+            templates: Any = _UNKNOWN_TEMPLATE
+        else:
+            templates = []
+            for version in versions:
+                found = _templates(reader, res, "versions", lookup(version, "instanceTemplate"), ("", ""),
+                                   _GCP_TEMPLATES) if isinstance(version, Mapping) else _UNKNOWN_TEMPLATE
+                if isinstance(found, str):
+                    templates = found
+                    break
+                templates += found
+        if not isinstance(selections, list):
+            return [(UNKNOWN, "instanceFlexibilityPolicy.instanceSelections", templates, "versions")]
+        out = []
+        for i, selection in enumerate(selections):
+            path = f"instanceFlexibilityPolicy.instanceSelections[{i}].machineTypes"
+            machines = lookup(selection, "machineTypes")
+            if not isinstance(machines, list):
+                out.append((UNKNOWN, path, templates, "versions"))
+                continue
+            out += [(m if is_unknown(m) or not isinstance(m, str) else inv.machine_type_name(m), f"{path}[{j}]",
+                     templates, "versions") for j, m in enumerate(machines)]
+        return out
+    return []
+
+
+_GROUP_TYPES = {inv.AWS_ASG, inv.AWS_EKS_NODE_GROUP, inv.aws.FLEET, inv.aws.SPOT_FLEET_REQUEST, inv.GCP_MIG,
+                inv.GCP_REGION_MIG}
+
+
+def _judge_pair(res: Resource, pair: _Pair, min_share: float, report: ReportViolation) -> None:
+    value, path, templates, tpl_path = pair
+    cloud = res.cloud or ""
+    gate = "every fabric interface of its instance types is provisioned"
+    if value is UNKNOWN or is_unknown(value) or not isinstance(value, str):
+        report(cannot_prove("instance type", res.urn, path, gate), res.urn)
+        return
+    itype = catalog.instance(cloud, value)
+    if itype is None or itype.fabric == "none":
+        return
+    if templates == _UNKNOWN_TEMPLATE:
+        report(cannot_prove("launch template", res.urn, tpl_path, f"{value} gets its fabric interfaces"), res.urn)
+        return
+    if templates == _OUTSIDE:
+        report(f"{res.name} launches {value} ({path}) from a template outside this program ({tpl_path}), so the "
+               f"gate cannot prove it carries the type's {itype.fabric_interfaces or ''} {itype.fabric} interfaces. "
+               "Declare the template in the program.", res.urn)
+        return
+    if templates == _EKS_DEFAULT:
+        if itype.fabric == "efa" and min_share > 0:
+            report(f"{res.name} launches {value} ({path}) from the launch template EKS makes itself, which attaches "
+                   f"no EFA interface, so none of its {itype.fabric_interfaces or ''} EFA cards is used. Give the node "
+                   "group a launch template with one interface per network card ('efa' at device index 0 on card 0, "
+                   "'efa-only' at device index 1 on the others).", res.urn)
+        return
+    for template in templates:
+        own = template.get("instanceType") if template.cloud == "aws" else template.get("machineType")
+        if isinstance(own, str) and inv.machine_type_name(own) == value:
+            continue  # the template's own type: fabric-complete judges the template itself
+        subject_ = Subject(template, None)
+
+        def prefixed(message: str, *_: Any, _t: Resource = template) -> None:
+            report(f"{res.name} launches {value} ({path}) from {_t.name}: {message}", res.urn)
+
+        if itype.fabric == "efa":
+            _aws_efa(subject_, itype, min_share, prefixed)
+        elif itype.fabric in ("gpudirect-tcpx", "gpudirect-tcpxo", "rdma"):
+            _gcp_nics(subject_, itype, min_share, prefixed)
+
+
+# The input by which each group names a type itself; a stack without one has nothing to judge.
+_OWN_TYPES = {inv.AWS_ASG: "mixedInstancesPolicy", inv.AWS_EKS_NODE_GROUP: "instanceTypes",
+              inv.aws.FLEET: "launchTemplateConfigs", inv.aws.SPOT_FLEET_REQUEST: "launchTemplateConfigs",
+              inv.GCP_MIG: "instanceFlexibilityPolicy", inv.GCP_REGION_MIG: "instanceFlexibilityPolicy"}
+
+
+def _names_types_itself(resource: Any) -> bool:
+    key = _OWN_TYPES.get(resource.resource_type)
+    # The keys only: reading a value through the SDK's proxy raises when it is unknown.
+    return key is not None and (key in list(resource.props or {}) or bool((resource.property_dependencies or {}).get(key)))
+
+
+def validate_fabric_complete_groups(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    if not any(_names_types_itself(r) for r in args.resources):
+        return
+    resources, providers = stack_resources(args)
+    groups = [r for r in resources if r.type in _GROUP_TYPES]
+    if not groups:
+        return
+    reader = Reader(resources, providers)
+    min_share = float(settings(args, FABRIC_COMPLETE_GROUPS)["minFabricShare"])
+    for res in groups:
+        for pair in _group_pairs(reader, reader.by_urn[res.urn]):
+            _judge_pair(res, pair, min_share, report_violation)
+
+
 # --------------------------------------------------------------------------- placement
 
 
@@ -433,6 +640,15 @@ fabric_complete = ResourceValidationPolicy(
     config_schema=config_schema(FABRIC_COMPLETE),
 )
 
+fabric_complete_groups = StackValidationPolicy(
+    name="fabric-complete-groups",
+    description="A type a group names itself (Auto Scaling group and fleet overrides, EKS instanceTypes, MIG instance "
+                "flexibility) launches from a template carrying every fabric interface of that type.",
+    validate=validate_fabric_complete_groups,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=config_schema(FABRIC_COMPLETE_GROUPS),
+)
+
 placement = ResourceValidationPolicy(
     name="placement",
     description="Multi-node on-demand GPU fleets are placed together (cluster / compact / proximity placement).",
@@ -441,4 +657,4 @@ placement = ResourceValidationPolicy(
     config_schema=config_schema(PLACEMENT),
 )
 
-POLICIES = [fabric_complete, placement]
+POLICIES = [fabric_complete, placement, fabric_complete_groups]

@@ -133,9 +133,9 @@ def _gke_pools(s: Subject) -> list[tuple[str, str, Any]]:
 
 def _gke(s: Subject, report: ReportViolation) -> None:
     for pool, prefix, (machine, repair) in _gke_pools(s):
-        if isinstance(machine, str) and not is_unknown(machine) and not inv.is_gpu_type(
-                "gcp", inv.machine_type_name(machine)):
-            continue
+        if machine is MISSING or (isinstance(machine, str) and not is_unknown(machine) and not inv.is_gpu_type(
+                "gcp", inv.machine_type_name(machine))):
+            continue  # GKE's default machine type (e2-medium) carries no GPU
         repair = as_bool(repair)
         if repair is UNKNOWN:
             report(cannot_prove("node auto-repair", s.resource.urn, f"{prefix}management.autoRepair",

@@ -41,6 +41,11 @@ METADATA: dict[str, tuple[Severity, str]] = {
         "Give each GPU node every high-bandwidth interface its type has (all EFA cards on AWS, an InfiniBand-capable "
         "scale set on Azure, every GPU NIC on Google Cloud); the aifactory GpuFleet component does.",
     ),
+    "fabric-complete-groups": (
+        Severity.MEDIUM,
+        "Give the launch (or instance) template every fabric interface of each type the group names itself (EFA "
+        "interfaces for every card, every GPU NIC), or name only types whose fabric the template carries.",
+    ),
     "placement": (
         Severity.MEDIUM,
         "Place multi-node on-demand fleets together (a cluster placement group, a single-placement-group scale set, "
