@@ -8,6 +8,7 @@ the full trace). Commands that run no Pulumi program never import the Pulumi or 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from enum import Enum
@@ -495,7 +496,7 @@ def _interrupted(signum: int, frame: object) -> None:
     raise Interrupted()
 
 
-def main() -> None:
+def _run() -> None:
     signal.signal(signal.SIGINT, _interrupted)
     try:
         app()  # usage errors exit 2 through typer; what it lets through is ours
@@ -512,6 +513,31 @@ def main() -> None:
 
         sys.stderr.write(crash.report(error) + "\n")
         sys.exit(crash.EXIT_CODE)
+
+
+def _exit_code(exit: SystemExit) -> int:
+    if exit.code is None or isinstance(exit.code, int):
+        return exit.code or 0
+    sys.stderr.write(f"{exit.code}\n")
+    return 1
+
+
+def main() -> None:
+    """Run the command and leave without the interpreter's finalization: the Pulumi SDK leaves an
+    event loop on each of its worker threads and gRPC channels open, and tearing those down takes
+    longer than a preview's judging (0.4 s). By then every output is written, files are closed and
+    the policy pack process is gone; only the standard streams need flushing."""
+    try:
+        _run()
+        code = 0
+    except SystemExit as exit:
+        code = _exit_code(exit)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):  # a reader that went away, or a closed stream
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -158,3 +158,14 @@ def test_the_shipped_stack_passes_under_its_team_config(client):
     providers = {r.urn: r for r in records if r.is_provider}
     violations = [v for r in records for v in client.analyze(r, providers)]
     assert violations + client.analyze_stack(records, providers) == []
+
+
+def test_analyzing_many_at_once_answers_as_one_at_a_time(client):
+    resources = aws_facility(nodes=5000.0) + replace(gcp_facility(), "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate",
+                                                     machineType=U)
+    records = recorded(resources)
+    providers = {r.urn: r for r in records if r.is_provider}
+    one_by_one = [v for r in records for v in client.analyze(r, providers)]
+    assert one_by_one  # the program really has violations to order
+    assert client.analyze_many(records, providers, in_flight=4) == one_by_one
+    assert client.analyze_many(records, providers) == one_by_one
