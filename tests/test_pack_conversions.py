@@ -108,7 +108,7 @@ def test_hand_built_programs_get_the_same_verdicts(packs, name):
     ours, reference = packs
     found = verdicts(ours, records)
     assert found == verdicts(reference, records)
-    if "unknown" in name or "over the cap" in name:
+    if "unknown" in name or "broken" in name or "over the cap" in name:
         assert any(level == "mandatory" for _, level, *_ in found)  # the variant really is judged
 
 
@@ -222,3 +222,12 @@ def test_a_field_json_format_refuses_is_refused(number):
         json_format.MessageToDict(message)
     with pytest.raises(ValueError):
         conversion.value_to_python(message)
+
+
+@pytest.mark.parametrize("size", ["many", True, {"n": 1}, "nan"])
+def test_a_node_count_the_pack_cannot_read_fails_closed(packs, size):
+    records = [RecordedResource.from_json(r) for r in replace(aws_facility(), "aws:autoscaling/group:Group", maxSize=size)]
+    ours, _ = packs
+    found = verdicts(ours, records)
+    power = [message for policy, level, _, message, _ in found if policy == "power-cap" and level == "mandatory"]
+    assert power and "node count of" in power[0] and "(maxSize)" in power[0] and "not a value the gate can read" in power[0]

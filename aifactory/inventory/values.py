@@ -4,6 +4,7 @@ numbers and booleans in the several encodings providers use, and plain container
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -75,18 +76,23 @@ def as_int(value: Any) -> Any:
 
 
 def as_float(value: Any) -> Any:
-    if value is UNKNOWN or value is MISSING:
-        return value
+    """A number from the engine; MISSING for no value, UNKNOWN for one that is unknown at preview
+    or that is there but cannot be read as a number (a gate fails closed on it, never counts it 0)."""
+    if value is UNKNOWN or value is MISSING or value is None:
+        return MISSING if value is None else value
     if isinstance(value, bool):
-        return MISSING
+        return UNKNOWN
     if isinstance(value, (int, float)):
-        return float(value)
+        return float(value) if math.isfinite(value) else UNKNOWN
     if isinstance(value, str):
+        if is_unknown(value):
+            return UNKNOWN
         try:
-            return float(value.strip())
+            number = float(value.strip())
         except ValueError:
-            return MISSING
-    return MISSING
+            return UNKNOWN
+        return number if math.isfinite(number) else UNKNOWN
+    return UNKNOWN
 
 
 def as_bool(value: Any) -> Any:

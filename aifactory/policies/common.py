@@ -263,7 +263,7 @@ def join(items: Iterable[str], limit: int = 8) -> str:
 def cannot_prove(what: str, urn: str | None, path: str, gate: str) -> str:
     where = f" ({path})" if path else ""
     return (
-        f"{what} of {urn}{where} is unknown at preview; the gate cannot prove {gate}. "
+        f"{what} of {urn}{where} is unknown at preview (or not a value the gate can read); the gate cannot prove {gate}. "
         "Make it a literal input (not another resource's output), or run the gate again on `pulumi up`."
     )
 
