@@ -617,7 +617,10 @@ class PolicyPackClient:
         try:
             return getattr(self._stub, method)(request, timeout=self.timeout)
         except grpc.RpcError as exn:
-            raise PolicyPackError(self._failure(f"{method} failed: {exn.code().name}: {exn.details()}")) from None
+            raise self._rpc_failure(method, exn) from None
+
+    def _rpc_failure(self, method: str, exn: grpc.RpcError) -> PolicyPackError:
+        return PolicyPackError(self._failure(f"{method} failed: {exn.code().name}: {exn.details()}"))
 
     def _handshake(self) -> None:
         try:
@@ -818,7 +821,7 @@ class PolicyPackClient:
             try:
                 response = future.result()
             except grpc.RpcError as exn:
-                raise PolicyPackError(self._failure(f"Analyze failed: {exn.code().name}: {exn.details()}")) from None
+                raise self._rpc_failure("Analyze", exn) from None
             violations.extend(self._violations(response.diagnostics, lambda _urn: resource.urn))
 
         for resource in resources:

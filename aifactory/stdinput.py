@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from functools import cache
+from pathlib import Path
 
 STDIN = "-"
 
@@ -16,6 +17,4 @@ def text() -> str:
 
 def read(arg: str, encoding: str = "utf-8") -> str:
     """The text of `arg`: a path, or `-` for standard input."""
-    from pathlib import Path
-
     return text() if arg == STDIN else Path(arg).read_text(encoding=encoding)

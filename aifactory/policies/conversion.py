@@ -75,7 +75,10 @@ class LazyProperties(Mapping):
         return self._sdk.raise_if_unknown(key, self._sdk.proxy(self.field(key), [key]), [])
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.get_field(key, _MISSING) is not _MISSING
+        if not isinstance(key, str):
+            return False
+        value = self._converted.get(key, self)
+        return key in self._field_map() if value is self else value is not _MISSING
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._field_map()))
@@ -117,17 +120,18 @@ values.VIEWABLE.add(LazyProperties)
 
 
 class _Sdk:
-    """The SDK functions a `LazyProperties` converts and proxies with (the originals, unwrapped)."""
+    """What a `LazyProperties` converts and proxies with: a field's `Value` -> Python conversion
+    and the SDK's own deserializer and proxy functions (the originals, unwrapped)."""
 
-    def __init__(self, json_format: Any, deserialize_property: Callable, proxy: Callable, raise_if_unknown: Callable):
-        self._json_format = json_format
+    def __init__(self, to_python: Callable, deserialize_property: Callable, proxy: Callable, raise_if_unknown: Callable):
+        self._to_python = to_python
         self.deserialize_property = deserialize_property
         self.proxy = proxy
         self.raise_if_unknown = raise_if_unknown
 
     def convert(self, value: Any) -> Any:
         """One field: `deserialize_properties(MessageToDict(struct))[key]`, for that key alone."""
-        return self.deserialize_property(self._json_format.MessageToDict(value))
+        return self.deserialize_property(self._to_python(value))
 
 
 def value_to_python(value: Any) -> Any:
@@ -153,11 +157,6 @@ def value_to_python(value: Any) -> Any:
         return value.bool_value
     return None  # null_value, or no kind set
 
-
-class _ValueJsonFormat:
-    """json_format's MessageToDict for the `Value` messages of a Struct's fields."""
-
-    MessageToDict = staticmethod(value_to_python)
 
 
 def _lazy_structs(message_to_dict: Callable[..., Any], sdk: _Sdk) -> Callable[..., Any]:
@@ -253,7 +252,7 @@ def share_conversions() -> bool:
 
     build_stack_resources_once()  # before the per-request wrapping below: it checks the SDK's own method
     json_format = sdk.json_format
-    lazy_sdk = _Sdk(_ValueJsonFormat, sdk_deserialize._deserialize_property, sdk_proxy._proxy_helper,
+    lazy_sdk = _Sdk(value_to_python, sdk_deserialize._deserialize_property, sdk_proxy._proxy_helper,
                     sdk_proxy._raise_if_unknown)
     sdk.json_format = _JsonFormat(json_format, _lazy_structs(json_format.MessageToDict, lazy_sdk))
     sdk.deserialize_properties = _passing_lazy(sdk.deserialize_properties)
